@@ -1,0 +1,92 @@
+# telco360 — every entry point for people. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+UV_VERSION := 0.13.8
+UV := .tools/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+
+# all state under one folder (nothing in $HOME)
+export TELCO360_HOME ?= $(CURDIR)/var
+export AIRFLOW_HOME := $(TELCO360_HOME)/airflow
+export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+export AIRFLOW__CORE__PARALLELISM := 4
+export AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG := 4
+export AIRFLOW__API__PORT ?= 8080
+export DBT_PROFILES_DIR := $(CURDIR)/dbt_project
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export MLFLOW_TRACKING_URI ?= sqlite:///$(TELCO360_HOME)/mlflow/mlflow.db
+export UV_CACHE_DIR := $(CURDIR)/.cache/uv
+export PIP_CACHE_DIR := $(CURDIR)/.cache/pip
+export UV_PYTHON := $(PYTHON)
+export MPLCONFIGDIR := $(TELCO360_HOME)/cache/matplotlib
+export XDG_CACHE_HOME := $(CURDIR)/.cache
+
+# demo size (make run SUBSCRIBERS=1000000 for an operator-sized run)
+SUBSCRIBERS ?= 20000
+MONTHS ?= 3
+START ?= 2026-01
+SEED ?= 42
+
+.PHONY: help install run test lint format airflow-init airflow pg-up pg-down status bench clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-14s %s\n", $$1, $$2}'
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --quiet
+	@touch $@
+
+install: $(VENV)/.synced ## create .venv from the lock file (uv)
+
+airflow-init: install ## migrate Airflow's metadata DB (under var/airflow) and create the writer pool
+	@mkdir -p $(AIRFLOW_HOME)
+	@$(BIN)/airflow db migrate > $(AIRFLOW_HOME)/migrate.log 2>&1 || (tail -30 $(AIRFLOW_HOME)/migrate.log; exit 1)
+	@$(BIN)/airflow pools set warehouse_writer 1 "one writer at a time on the embedded warehouse" > /dev/null
+
+run: airflow-init ## generate the demo operator, run the ingest DAG through Airflow, print what it produced
+	$(BIN)/telco360 generate --subscribers $(SUBSCRIBERS) --months $(MONTHS) --start $(START) --seed $(SEED) -q
+	@mkdir -p $(TELCO360_HOME)/logs
+	@echo "running DAG ingest_extracts through Airflow (log: $(TELCO360_HOME)/logs/ingest_extracts.log)"
+	@$(BIN)/airflow dags test ingest_extracts > $(TELCO360_HOME)/logs/ingest_extracts.log 2>&1 \
+		|| (tail -40 $(TELCO360_HOME)/logs/ingest_extracts.log; exit 1)
+	@grep -q "DagRun Finished.*state=success" $(TELCO360_HOME)/logs/ingest_extracts.log || (echo "ingest_extracts did not succeed: see $(TELCO360_HOME)/logs/ingest_extracts.log"; exit 1)
+	@$(BIN)/telco360 status
+
+status: install ## what the warehouse holds now
+	@$(BIN)/telco360 status
+
+test: install pg-up ## the whole suite: ruff, then pytest (PostgreSQL tests on the private server)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	source $(TELCO360_HOME)/pg/env && $(BIN)/pytest
+
+lint: install ## ruff only
+	$(BIN)/ruff check .
+
+format: install ## apply ruff's formatting and fixes
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+pg-up: ## start a private PostgreSQL server under var/pg (installs Debian's postgresql if missing)
+	@bash infra/pg.sh up
+
+pg-down: ## stop it
+	@bash infra/pg.sh down
+
+airflow: airflow-init ## the Airflow UI and scheduler on http://localhost:8080 (Ctrl-C stops)
+	$(BIN)/airflow standalone
+
+bench: install ## loader benchmark: 1M subscribers x 1 month (BENCH_SUBSCRIBERS to change)
+	$(BIN)/python bench/bench_ingest.py --subscribers $${BENCH_SUBSCRIBERS:-1000000}
+
+clean: ## remove generated state (var/), keep the environment
+	-bash infra/pg.sh down 2>/dev/null
+	rm -rf $(TELCO360_HOME)

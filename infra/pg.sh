@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# A private PostgreSQL server for telco360 under $TELCO360_HOME/pg, on 127.0.0.1:$TELCO360_PG_PORT.
+#   bash infra/pg.sh up     install Debian's postgresql if missing, init, start; writes var/pg/env
+#   bash infra/pg.sh down   stop it
+# The DSN (with a generated password) is written to var/pg/env (mode 600), never to the repository.
+set -euo pipefail
+cmd=${1:-up}
+root=$(cd "$(dirname "$0")/.." && pwd)
+home=${TELCO360_HOME:-$root/var}
+pgdir=$home/pg
+port=${TELCO360_PG_PORT:-55432}
+
+bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+if [ -z "$bindir" ] && [ "$cmd" = up ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "installing PostgreSQL from Debian's packages..."
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq postgresql >/dev/null
+    bindir=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+  else
+    echo "PostgreSQL is not installed: sudo apt-get install postgresql (or set TELCO360_PG_DSN)" >&2
+    exit 1
+  fi
+fi
+
+# initdb/pg_ctl refuse root: run them as the postgres user when we are root
+as_owner() {
+  if [ "$(id -u)" = 0 ]; then su postgres -s /bin/bash -c "$*"; else bash -c "$*"; fi
+}
+
+case "$cmd" in
+  up)
+    mkdir -p "$pgdir"
+    if [ "$(id -u)" = 0 ]; then chown postgres "$pgdir"; chmod 700 "$pgdir"; fi
+    if [ ! -f "$pgdir/data/PG_VERSION" ]; then
+      as_owner "'$bindir/initdb' -D '$pgdir/data' -U postgres --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8" >/dev/null
+    fi
+    if ! as_owner "'$bindir/pg_ctl' -D '$pgdir/data' status" >/dev/null 2>&1; then
+      as_owner "'$bindir/pg_ctl' -D '$pgdir/data' -l '$pgdir/server.log' -w -o \"-p $port -k '$pgdir' -c listen_addresses=127.0.0.1\" start" >/dev/null
+    fi
+    pwfile=$pgdir/.password
+    if [ ! -f "$pgdir/env" ]; then
+      password=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+      as_owner "'$bindir/psql' -h '$pgdir' -p $port -U postgres -d postgres -v ON_ERROR_STOP=1 -q" <<SQL
+DO \$\$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'telco360') THEN
+    CREATE ROLE telco360 LOGIN CREATEROLE;
+  END IF;
+END \$\$;
+ALTER ROLE telco360 PASSWORD '$password';
+SELECT 'CREATE DATABASE telco360 OWNER telco360' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'telco360')\gexec
+SQL
+      umask 077
+      echo "export TELCO360_PG_DSN='postgresql://telco360:$password@127.0.0.1:$port/telco360'" > "$pgdir/env"
+      rm -f "$pwfile"
+    fi
+    echo "PostgreSQL on 127.0.0.1:$port (DSN in $pgdir/env)"
+    ;;
+  down)
+    if [ -n "$bindir" ] && [ -f "$pgdir/data/PG_VERSION" ]; then
+      as_owner "'$bindir/pg_ctl' -D '$pgdir/data' -m fast stop" >/dev/null 2>&1 || true
+    fi
+    ;;
+  *) echo "usage: $0 up|down" >&2; exit 2 ;;
+esac

@@ -1,0 +1,134 @@
+"""`telco360` command line: one verb per job. Heavy libraries are imported inside each verb."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from telco360.config import paths, postgres_dsn
+
+
+def _target(kind: str):
+    from telco360.ingest.targets import DuckDBTarget, PostgresTarget
+
+    p = paths()
+    if kind == "duckdb":
+        return DuckDBTarget(p.warehouse, p.tmp)
+    dsn = postgres_dsn()
+    if not dsn:
+        sys.exit("error: --target postgres needs TELCO360_PG_DSN (e.g. run `make pg-up` and source var/pg/env)")
+    return PostgresTarget(dsn, p.tmp)
+
+
+def cmd_generate(args) -> int:
+    from telco360.simulator.generate import GenerateConfig, generate
+
+    out = Path(args.out) if args.out else paths().landing
+    cfg = GenerateConfig(subscribers=args.subscribers, months=args.months, start=args.start, seed=args.seed,
+                         out=out, encoding=args.encoding, faults=args.faults, progress=not args.quiet)
+    import time
+
+    t0 = time.perf_counter()
+    result = generate(cfg)
+    secs = time.perf_counter() - t0
+    print(f"wrote {result['rows']:,} rows to {out} in {secs:.1f}s ({result['rows'] / secs:,.0f} rows/s); "
+          f"truth in {out / '_truth'}")
+    return 0
+
+
+def cmd_ingest(args) -> int:
+    from telco360.contracts import load_contracts
+    from telco360.ingest.loader import Loader
+
+    landing = Path(args.landing) if args.landing else paths().landing
+    sources = args.source or list(load_contracts())
+    target = _target(args.target)
+    try:
+        loader = Loader(target, paths().tmp)
+        results = []
+        for source in sources:
+            results += loader.load_source(landing, source, force=args.force,
+                                          periods=args.period or None)
+    finally:
+        target.close()
+    for r in results:
+        if not args.quiet or r.status == "rejected":
+            print(r.line())
+    by = {}
+    for r in results:
+        by[r.status] = by.get(r.status, 0) + 1
+    print("deliveries: " + ", ".join(f"{k} {v}" for k, v in sorted(by.items())))
+    return 0
+
+
+def cmd_status(args) -> int:
+    from telco360.reporting import status_report
+
+    print(status_report(paths().warehouse))
+    return 0
+
+
+def cmd_contracts(args) -> int:
+    from telco360.contracts import contracts_markdown
+
+    print(contracts_markdown())
+    return 0
+
+
+def cmd_paths(args) -> int:
+    p = paths()
+    print(json.dumps({k: str(getattr(p, k)) for k in
+                      ("home", "landing", "warehouse", "tmp", "airflow_home", "mlflow", "data_docs")}, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="telco360", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("generate", help="write the seeded operator's source extracts")
+    g.add_argument("--subscribers", type=int, default=20_000)
+    g.add_argument("--months", type=int, default=3)
+    g.add_argument("--start", default="2026-01", help="first month, YYYY-MM")
+    g.add_argument("--seed", type=int, default=42)
+    g.add_argument("--out", help="landing folder (default: $TELCO360_HOME/landing)")
+    g.add_argument("--encoding", default="utf-8", choices=["utf-8", "gbk"])
+    g.add_argument("--faults", action="store_true", help="also plant known-bad deliveries (_truth/faults.json)")
+    g.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    g.set_defaults(func=cmd_generate)
+
+    i = sub.add_parser("ingest", help="load landed deliveries into raw.*, quarantining bad rows")
+    i.add_argument("--landing", help="landing folder (default: $TELCO360_HOME/landing)")
+    i.add_argument("--source", action="append", help="only this source (repeatable)")
+    i.add_argument("--period", action="append", help="only this period (repeatable)")
+    i.add_argument("--target", choices=["duckdb", "postgres"], default="duckdb")
+    i.add_argument("--force", action="store_true", help="reload deliveries already loaded")
+    i.add_argument("-q", "--quiet", action="store_true", help="print only rejections and the summary")
+    i.set_defaults(func=cmd_ingest)
+
+    s = sub.add_parser("status", help="what the warehouse holds: raw tables, loads, quarantine")
+    s.set_defaults(func=cmd_status)
+    c = sub.add_parser("contracts", help="print the source contracts as Markdown")
+    c.set_defaults(func=cmd_contracts)
+    p = sub.add_parser("paths", help="where state lives")
+    p.set_defaults(func=cmd_paths)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""Plain-text summaries of what the warehouse holds (printed by `make run` and `telco360 status`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from telco360.contracts import load_contracts
+
+
+def status_report(warehouse: Path) -> str:
+    if not Path(warehouse).exists():
+        return f"no warehouse at {warehouse} yet: run `make run`"
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        lines = [f"warehouse: {warehouse}", "", f"{'raw table':<26}{'rows':>14}{'periods':>9}"
+                                               f"{'quarantined':>13}{'rejected':>10}"]
+        stats = {r[0]: r[1:] for r in con.execute("""
+            SELECT source,
+                   count(DISTINCT period) FILTER (is_current),
+                   sum(rows_quarantined) FILTER (is_current),
+                   count(*) FILTER (status = 'rejected')
+            FROM audit.load_manifest GROUP BY source""").fetchall()}
+        total = 0
+        for source in load_contracts():
+            n = con.execute(f"SELECT count(*) FROM raw.{source}").fetchone()[0]
+            total += n
+            periods, quarantined, rejected = stats.get(source, (0, 0, 0))
+            lines.append(f"raw.{source:<22}{n:>14,}{periods or 0:>9}{quarantined or 0:>13,}{rejected or 0:>10}")
+        lines.append(f"{'total':<26}{total:>14,}")
+        rejected = con.execute("""SELECT source || '/' || period, rule, reason FROM audit.load_manifest
+                                  WHERE status = 'rejected' ORDER BY load_id""").fetchall()
+        if rejected:
+            lines += ["", "rejected deliveries (left in landing, see audit.load_manifest):"]
+            lines += [f"  {d} [{rule}] {reason}" for d, rule, reason in rejected]
+        rules = con.execute("""SELECT q.rule, count(*) FROM audit.quarantine q
+                               JOIN audit.load_manifest m USING (load_id) WHERE m.is_current
+                               GROUP BY q.rule ORDER BY 2 DESC""").fetchall()
+        if rules:
+            lines += ["", "quarantined rows by rule (audit.quarantine): "
+                      + ", ".join(f"{r} {n:,}" for r, n in rules)]
+        return "\n".join(lines)
+    finally:
+        con.close()
