@@ -53,8 +53,8 @@ def sigmoid(x):
 
 class Simulator:
     def __init__(self, cfg: GenerateConfig):
-        if cfg.subscribers < 1000:
-            raise ValueError("--subscribers must be at least 1000 (groups need members)")
+        if cfg.subscribers < 1500:
+            raise ValueError("--subscribers must be at least 1500 (group customers need members)")
         if cfg.months < 1:
             raise ValueError("--months must be at least 1")
         self.cfg = cfg
@@ -225,7 +225,7 @@ class Simulator:
     def build_groups(self) -> None:
         rng = self._rng("groups")
         s, n0 = self.s, self.n
-        n_groups = max(40, n0 // P.SUBS_PER_GROUP)
+        n_groups = max(50, n0 // P.SUBS_PER_GROUP)
         k = max(1, round(P.GROUP_DEFECT_SHARE * n_groups))
         kinds = ["no_members", "few_members", "vnet_no_members", "vnet_few_members",
                  "vnet_cross_region", "legal_person_multi", "identical_members",
@@ -234,9 +234,10 @@ class Simulator:
         order = rng.permutation(n_groups)
         planted: dict[str, np.ndarray] = {}
         pos = 0
-        for kind in kinds:
-            planted[kind] = order[pos:pos + k]
-            pos += k
+        for i, kind in enumerate(kinds):
+            count = k + i % 3  # counts differ between rules, so no rule passes by coincidence
+            planted[kind] = order[pos:pos + count]
+            pos += count
         # identical member lists come in pairs: the copies are extra groups
         self.n_normal_groups = n_groups
         g_city = rng.choice(len(CITY_CODES), n_groups, p=np.array([c[2] for c in P.CITIES]) / sum(c[2] for c in P.CITIES))
@@ -250,14 +251,18 @@ class Simulator:
         taken = [0] * len(CITY_CODES)
         member_lists: list[np.ndarray] = []
         mismatch = set(planted["region_mismatch"].tolist())
+        n_cities = len(CITY_CODES)
         for g in range(n_groups):
             # region-mismatch groups: members all live in another city than the group's
-            ci = int(g_city[g]) if g not in mismatch else int((g_city[g] + 1) % len(CITY_CODES))
+            shift = 1 if g in mismatch else 0
+            ci = int((g_city[g] + shift) % n_cities)
             cnt = int(members_per_group[g])
-            pool = by_city[ci]
-            if taken[ci] + cnt > len(pool):
-                cnt = max(0, len(pool) - taken[ci])
-            member_lists.append(pool[taken[ci]:taken[ci] + cnt])
+            if taken[ci] + cnt + 10 > len(by_city[ci]):  # city too small: move the group
+                ci = int(np.argmax([len(by_city[c]) - taken[c] for c in range(n_cities)]))
+                g_city[g] = (ci - shift) % n_cities
+            if taken[ci] + cnt > len(by_city[ci]):
+                raise ValueError("too few subscribers for the group customers; use more --subscribers")
+            member_lists.append(by_city[ci][taken[ci]:taken[ci] + cnt])
             taken[ci] += cnt
         # identical member lists: a copy group per planted group, same members
         copies = []
@@ -278,6 +283,9 @@ class Simulator:
         g["manager"][planted["no_account_manager"]] = None
         g["legal"][:] = self.names.id_numbers(rng, g["city"], self.month_starts[0] - rng.integers(9000, 25000, n_all) * DAY,
                                               rng.integers(0, 2, n_all))
+        _make_unique(g["legal"], lambda k: self.names.id_numbers(
+            rng, rng.integers(0, len(CITY_CODES), k), self.month_starts[0] - rng.integers(9000, 25000, k) * DAY,
+            rng.integers(0, 2, k)))
         lp = planted["legal_person_multi"]
         # each planted legal person also heads a second, otherwise normal group
         partners = np.setdiff1d(order[pos:], [], assume_unique=True)[: len(lp)]
@@ -525,7 +533,7 @@ class Simulator:
         s, mem = self.s, self.members
         churn_sub = np.zeros(self.n, bool)
         churn_sub[idx[churn]] = True
-        k = max(1, round(P.GROUP_DEFECT_SHARE * self.n_normal_groups))
+        k = max(1, round(P.GROUP_DEFECT_SHARE * self.n_normal_groups)) + 1
         current = np.isnat(mem["left"])
         candidates = [g for g in self.normal_groups.tolist() if g not in self.high_churn_used]
         sizes = np.bincount(mem["group"][current], minlength=self.n_groups_all)
@@ -1068,6 +1076,16 @@ def _jsonable(x):
     if isinstance(x, np.floating):
         return float(x)
     raise TypeError(type(x))
+
+
+def _make_unique(values: np.ndarray, redraw) -> None:
+    """Redraw entries until all are distinct (random identity numbers can collide by chance)."""
+    while True:
+        _, first = np.unique(values.astype(str), return_index=True)
+        dup = np.setdiff1d(np.arange(len(values)), first)
+        if not len(dup):
+            return
+        values[dup] = redraw(len(dup))
 
 
 def _timestamps(rng, start, days: int, n: int) -> np.ndarray:

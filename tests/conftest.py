@@ -1,0 +1,72 @@
+"""Shared fixtures: small seeded operators generated once per session, and warehouses loaded from them."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+# Tests never touch ./var or $HOME: state goes to a per-session temporary folder.
+_SESSION_HOME = Path(tempfile.mkdtemp(prefix="telco360-test-"))
+os.environ["TELCO360_HOME"] = str(_SESSION_HOME)
+os.environ["AIRFLOW_HOME"] = str(_SESSION_HOME / "airflow")
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).resolve().parent.parent / "dags")
+
+from telco360.ingest.loader import Loader  # noqa: E402
+from telco360.ingest.targets import DuckDBTarget  # noqa: E402
+from telco360.simulator.generate import GenerateConfig, generate  # noqa: E402
+
+SMALL = dict(subscribers=2000, months=2, start="2026-01", seed=7)
+
+
+def make_landing(root: Path, name: str, **overrides) -> Path:
+    args = {**SMALL, **overrides}
+    out = root / name
+    generate(GenerateConfig(out=out, progress=False, **args))
+    return out
+
+
+@pytest.fixture(scope="session")
+def data_root(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture(scope="session")
+def landing(data_root) -> Path:
+    """A clean 2,000-subscriber, 2-month operator (UTF-8)."""
+    return make_landing(data_root, "landing")
+
+
+@pytest.fixture(scope="session")
+def landing_gbk(data_root) -> Path:
+    """The same operator delivered in GBK."""
+    return make_landing(data_root, "landing_gbk", encoding="gbk")
+
+
+@pytest.fixture(scope="session")
+def landing_faults(data_root) -> Path:
+    """The same operator with every planted fault (_truth/faults.json)."""
+    return make_landing(data_root, "landing_faults", faults=True)
+
+
+def load_duckdb(landing: Path, db: Path) -> Path:
+    target = DuckDBTarget(db, db.parent / "tmp")
+    try:
+        Loader(target, db.parent / "tmp").load_all(landing)
+    finally:
+        target.close()
+    return db
+
+
+@pytest.fixture(scope="session")
+def warehouse(landing, data_root) -> Path:
+    """`landing` loaded into a DuckDB warehouse. Read-only for tests: copy it to change it."""
+    return load_duckdb(landing, data_root / "wh" / "warehouse.duckdb")
+
+
+@pytest.fixture(scope="session")
+def warehouse_faults(landing_faults, data_root) -> Path:
+    return load_duckdb(landing_faults, data_root / "wh_faults" / "warehouse.duckdb")
