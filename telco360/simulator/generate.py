@@ -241,8 +241,10 @@ class Simulator:
         # identical member lists come in pairs: the copies are extra groups
         self.n_normal_groups = n_groups
         g_city = rng.choice(len(CITY_CODES), n_groups, p=np.array([c[2] for c in P.CITIES]) / sum(c[2] for c in P.CITIES))
+        # small demo operators get smaller groups, so members stay a minority of subscribers
+        median = max(P.GROUP_MEMBERS_MIN, min(P.GROUP_MEMBERS_MEDIAN, 0.4 * n0 / n_groups))
         members_per_group = np.maximum(P.GROUP_MEMBERS_MIN,
-                                       rng.lognormal(math.log(P.GROUP_MEMBERS_MEDIAN), 0.5, n_groups).astype(int))
+                                       rng.lognormal(math.log(median), 0.5, n_groups).astype(int))
         members_per_group = np.minimum(members_per_group, 400)
         members_per_group[planted["no_members"]] = 0
         members_per_group[planted["few_members"]] = P.GROUP_RULES["few_members_max"]
