@@ -40,8 +40,15 @@ def pending_periods(source: str) -> list[str]:
 def load_periods(source: str, periods: list[str]) -> dict:
     from telco360.ingest.loader import Loader
 
-    summary = {"source": source, "loaded": 0, "skipped": 0, "rejected": 0, "rows_loaded": 0,
-               "rows_quarantined": 0, "rejections": []}
+    summary = {
+        "source": source,
+        "loaded": 0,
+        "skipped": 0,
+        "rejected": 0,
+        "rows_loaded": 0,
+        "rows_quarantined": 0,
+        "rejections": [],
+    }
     if not periods:
         return summary
     target = _target()
@@ -61,9 +68,11 @@ def load_periods(source: str, periods: list[str]) -> dict:
 
 
 def report_loads(summaries: list[dict]) -> str:
-    lines = [f"{s['source']}: loaded {s['loaded']}, skipped {s['skipped']}, rejected {s['rejected']}; "
-             f"rows {s['rows_loaded']:,} loaded, {s['rows_quarantined']:,} quarantined"
-             for s in summaries]
+    lines = [
+        f"{s['source']}: loaded {s['loaded']}, skipped {s['skipped']}, rejected {s['rejected']}; "
+        f"rows {s['rows_loaded']:,} loaded, {s['rows_quarantined']:,} quarantined"
+        for s in summaries
+    ]
     for s in summaries:
         lines += [f"  REJECTED {s['source']}/{r}" for r in s["rejections"]]
     text = "\n".join(lines)

@@ -27,15 +27,25 @@ def cmd_generate(args) -> int:
     from telco360.simulator.generate import GenerateConfig, generate
 
     out = Path(args.out) if args.out else paths().landing
-    cfg = GenerateConfig(subscribers=args.subscribers, months=args.months, start=args.start, seed=args.seed,
-                         out=out, encoding=args.encoding, faults=args.faults, progress=not args.quiet)
+    cfg = GenerateConfig(
+        subscribers=args.subscribers,
+        months=args.months,
+        start=args.start,
+        seed=args.seed,
+        out=out,
+        encoding=args.encoding,
+        faults=args.faults,
+        progress=not args.quiet,
+    )
     import time
 
     t0 = time.perf_counter()
     result = generate(cfg)
     secs = time.perf_counter() - t0
-    print(f"wrote {result['rows']:,} rows to {out} in {secs:.1f}s ({result['rows'] / secs:,.0f} rows/s); "
-          f"truth in {out / '_truth'}")
+    print(
+        f"wrote {result['rows']:,} rows to {out} in {secs:.1f}s ({result['rows'] / secs:,.0f} rows/s); "
+        f"truth in {out / '_truth'}"
+    )
     return 0
 
 
@@ -50,8 +60,7 @@ def cmd_ingest(args) -> int:
         loader = Loader(target, paths().tmp)
         results = []
         for source in sources:
-            results += loader.load_source(landing, source, force=args.force,
-                                          periods=args.period or None)
+            results += loader.load_source(landing, source, force=args.force, periods=args.period or None)
     finally:
         target.close()
     for r in results:
@@ -80,8 +89,15 @@ def cmd_contracts(args) -> int:
 
 def cmd_paths(args) -> int:
     p = paths()
-    print(json.dumps({k: str(getattr(p, k)) for k in
-                      ("home", "landing", "warehouse", "tmp", "airflow_home", "mlflow", "data_docs")}, indent=2))
+    print(
+        json.dumps(
+            {
+                k: str(getattr(p, k))
+                for k in ("home", "landing", "warehouse", "tmp", "airflow_home", "mlflow", "data_docs")
+            },
+            indent=2,
+        )
+    )
     return 0
 
 
@@ -121,8 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.ERROR, format="%(levelname)s %(name)s: %(message)s"
+    )
     try:
         return args.func(args)
     except ValueError as exc:

@@ -14,14 +14,20 @@ def status_report(warehouse: Path) -> str:
         return f"no warehouse at {warehouse} yet: run `make run`"
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        lines = [f"warehouse: {warehouse}", "", f"{'raw table':<26}{'rows':>14}{'periods':>9}"
-                                               f"{'quarantined':>13}{'rejected':>10}"]
-        stats = {r[0]: r[1:] for r in con.execute("""
+        lines = [
+            f"warehouse: {warehouse}",
+            "",
+            f"{'raw table':<26}{'rows':>14}{'periods':>9}{'quarantined':>13}{'rejected':>10}",
+        ]
+        stats = {
+            r[0]: r[1:]
+            for r in con.execute("""
             SELECT source,
                    count(DISTINCT period) FILTER (is_current),
                    sum(rows_quarantined) FILTER (is_current),
                    count(*) FILTER (status = 'rejected')
-            FROM audit.load_manifest GROUP BY source""").fetchall()}
+            FROM audit.load_manifest GROUP BY source""").fetchall()
+        }
         total = 0
         for source in load_contracts():
             n = con.execute(f"SELECT count(*) FROM raw.{source}").fetchone()[0]
@@ -38,8 +44,7 @@ def status_report(warehouse: Path) -> str:
                                JOIN audit.load_manifest m USING (load_id) WHERE m.is_current
                                GROUP BY q.rule ORDER BY 2 DESC""").fetchall()
         if rules:
-            lines += ["", "quarantined rows by rule (audit.quarantine): "
-                      + ", ".join(f"{r} {n:,}" for r, n in rules)]
+            lines += ["", "quarantined rows by rule (audit.quarantine): " + ", ".join(f"{r} {n:,}" for r, n in rules)]
         return "\n".join(lines)
     finally:
         con.close()

@@ -16,8 +16,11 @@ from .conftest import make_landing
 
 
 def tree_digest(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_same_arguments_give_byte_identical_files(tmp_path):
@@ -77,8 +80,10 @@ def test_monthly_truth_matches_the_crm_snapshots(landing):
 def test_billed_revenue_in_truth_equals_the_billing_files(landing):
     truth = json.loads((landing / "_truth" / "truth.json").read_text())
     for month, t in truth["monthly"].items():
-        total = duckdb.execute(f"SELECT sum(amount) FROM read_csv('{landing}/billing_items/{month}/*.txt', "
-                           "delim='|', types={'amount': 'DECIMAL(14,2)'})").fetchone()[0]
+        total = duckdb.execute(
+            f"SELECT sum(amount) FROM read_csv('{landing}/billing_items/{month}/*.txt', "
+            "delim='|', types={'amount': 'DECIMAL(14,2)'})"
+        ).fetchone()[0]
         assert float(total) == pytest.approx(t["billed_revenue"], abs=0.005)
         arpu = t["billed_revenue"] / t["subscribers_at_start"]
         assert 60 < arpu < 110  # ~RMB 83 (SPEC §9)
@@ -87,7 +92,7 @@ def test_billed_revenue_in_truth_equals_the_billing_files(landing):
 def test_ringback_trials_end_as_the_truth_says(landing):
     truth = json.loads((landing / "_truth" / "truth.json").read_text())
     assert truth["ringback_keep_rate"] == 0.7
-    (month, t), = truth["ringback_trials"].items()
+    ((month, t),) = truth["ringback_trials"].items()
     ended, kept = duckdb.execute(f"""
         WITH ev AS (SELECT * FROM read_csv('{landing}/vas_subscription/{month}/*.txt', delim='|'))
         SELECT count(*) FILTER (service_code = 'CRBT_TRIAL' AND event = 'cancel'),
@@ -108,7 +113,7 @@ def test_campaign_truth_matches_contacts_and_responses(landing):
             FROM read_csv('{landing}/campaign_contact/{m}/*.txt', delim='|') k
             LEFT JOIN read_csv('{landing}/campaign_response/{m}/*.txt', delim='|') r
               ON r.campaign_id = k.campaign_id AND r.sub_id = k.sub_id
-            WHERE k.campaign_id = {c['campaign_id']}""").fetchone()
+            WHERE k.campaign_id = {c["campaign_id"]}""").fetchone()
         assert (treated, control) == (c["treated"], c["control"])
         assert resp_t / treated == pytest.approx(c["observed_treated_rate"], abs=1e-6)
         assert resp_c / control == pytest.approx(c["observed_control_rate"], abs=1e-6)

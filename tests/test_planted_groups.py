@@ -55,9 +55,15 @@ def test_every_planted_group_defect_is_in_the_raw_data_at_its_exact_count(landin
     rules = truth["rules"]
     con = duckdb.connect(str(warehouse), read_only=True)
     for month, expected in truth["monthly"].items():
-        cur = con.execute(FINDINGS_SQL, {"month": month, "few": rules["few_members_max"],
-                                         "share": rules["high_churn_share"],
-                                         "min_members": rules["high_churn_min_members"]})
+        cur = con.execute(
+            FINDINGS_SQL,
+            {
+                "month": month,
+                "few": rules["few_members_max"],
+                "share": rules["high_churn_share"],
+                "min_members": rules["high_churn_min_members"],
+            },
+        )
         found = dict(zip([d[0] for d in cur.description], cur.fetchone(), strict=True))
         want = {k: v for k, v in expected.items() if k in found}
         assert len(want) == 14

@@ -130,8 +130,9 @@ def contracts_markdown() -> str:
             if col.enum:
                 rules.append("one of " + ", ".join(col.enum))
             if col.min is not None or col.max is not None:
-                rules.append(f"range [{col.min if col.min is not None else ''}, "
-                             f"{col.max if col.max is not None else ''}]")
+                rules.append(
+                    f"range [{col.min if col.min is not None else ''}, {col.max if col.max is not None else ''}]"
+                )
             if col.pattern:
                 rules.append(f"matches `{col.pattern}`")
             if col.in_period:

@@ -97,10 +97,14 @@ def inspect(folder: Path, contract: Contract, work_dir: Path) -> Delivery:
         if str(m.get(key)) != want:
             raise DeliveryRejected("manifest_mismatch", f"{mpath}: {key} expected {want!r}, found {m.get(key)!r}")
     if int(m.get("schema_version", -1)) != contract.schema_version:
-        raise DeliveryRejected("schema_version", f"{mpath}: schema_version expected {contract.schema_version}, "
-                                                 f"found {m.get('schema_version')!r}")
+        raise DeliveryRejected(
+            "schema_version",
+            f"{mpath}: schema_version expected {contract.schema_version}, found {m.get('schema_version')!r}",
+        )
     if m.get("delimiter", contract.delimiter) != contract.delimiter:
-        raise DeliveryRejected("delimiter", f"{mpath}: delimiter expected {contract.delimiter!r}, found {m.get('delimiter')!r}")
+        raise DeliveryRejected(
+            "delimiter", f"{mpath}: delimiter expected {contract.delimiter!r}, found {m.get('delimiter')!r}"
+        )
     encoding = str(m.get("encoding", "utf-8")).lower()
     if encoding not in SUPPORTED_ENCODINGS:
         raise DeliveryRejected("encoding", f"{mpath}: encoding {encoding!r} is not one of {SUPPORTED_ENCODINGS}")
@@ -115,13 +119,18 @@ def inspect(folder: Path, contract: Contract, work_dir: Path) -> Delivery:
             raise DeliveryRejected("manifest_file_missing", f"{path}: listed in the manifest, not delivered")
         facts = _scan(path, encoding, header, work_dir)
         if facts.sha256 != spec.get("sha256"):
-            raise DeliveryRejected("manifest_checksum", f"{path}: sha256 expected {spec.get('sha256')}, found {facts.sha256}")
+            raise DeliveryRejected(
+                "manifest_checksum", f"{path}: sha256 expected {spec.get('sha256')}, found {facts.sha256}"
+            )
         if facts.rows != int(spec.get("rows", -1)):
-            raise DeliveryRejected("manifest_row_count", f"{path}: rows expected {spec.get('rows')}, found {facts.rows}")
+            raise DeliveryRejected(
+                "manifest_row_count", f"{path}: rows expected {spec.get('rows')}, found {facts.rows}"
+            )
         d.files.append(facts)
     if d.rows_read != d.rows_declared:
-        raise DeliveryRejected("manifest_row_count",
-                               f"{mpath}: row_count expected {d.rows_declared}, files hold {d.rows_read}")
+        raise DeliveryRejected(
+            "manifest_row_count", f"{mpath}: row_count expected {d.rows_declared}, files hold {d.rows_read}"
+        )
     return d
 
 
@@ -151,8 +160,10 @@ def _scan(path: Path, encoding: str, header: str, work_dir: Path) -> FileFacts:
                     except UnicodeDecodeError as exc:
                         line = newlines + chunk[: exc.start].count(b"\n") + 1
                         raise DeliveryRejected(
-                            "encoding", f"{path}: declared {encoding}, line {line} is not valid {encoding} "
-                                        f"(byte 0x{chunk[exc.start]:02x} at offset {size + exc.start})") from exc
+                            "encoding",
+                            f"{path}: declared {encoding}, line {line} is not valid {encoding} "
+                            f"(byte 0x{chunk[exc.start]:02x} at offset {size + exc.start})",
+                        ) from exc
                     if out is not None:
                         out.write(text.encode("utf-8"))
                 elif out is not None:

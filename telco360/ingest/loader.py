@@ -50,8 +50,10 @@ class LoadResult:
 
     def line(self) -> str:
         if self.status == "loaded":
-            return (f"{self.source}/{self.period}: loaded {self.rows_loaded:,} of {self.rows_read:,} rows, "
-                    f"{self.rows_quarantined:,} quarantined ({self.seconds:.2f}s)")
+            return (
+                f"{self.source}/{self.period}: loaded {self.rows_loaded:,} of {self.rows_read:,} rows, "
+                f"{self.rows_quarantined:,} quarantined ({self.seconds:.2f}s)"
+            )
         return f"{self.source}/{self.period}: {self.status}" + (f" [{self.rule}] {self.reason}" if self.reason else "")
 
 
@@ -83,6 +85,16 @@ def pending_deliveries(landing: Path, target: Target, source: str) -> list[Path]
     return out
 
 
+def _read_manifest(folder: Path) -> dict:
+    import json
+
+    try:
+        doc = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        return doc if isinstance(doc, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
 class Loader:
     def __init__(self, target: Target, work_dir: Path, contracts: dict[str, Contract] | None = None):
         self.target = target
@@ -91,8 +103,9 @@ class Loader:
         self.target.prepare(list(self.contracts.values()))
 
     # ------------------------------------------------------------------ public
-    def load_source(self, landing: Path, source: str, force: bool = False,
-                    periods: list[str] | None = None) -> list[LoadResult]:
+    def load_source(
+        self, landing: Path, source: str, force: bool = False, periods: list[str] | None = None
+    ) -> list[LoadResult]:
         results = []
         for folder in find_deliveries(landing, source):
             if periods and folder.name not in periods:
@@ -112,15 +125,36 @@ class Loader:
         started, t0 = _now(), time.perf_counter()
         load_id = self.target.new_load_id()
         work = self.work_dir / f"load-{load_id}-{uuid.uuid4().hex[:8]}"
-        record = LoadRecord(load_id=load_id, source=source, period=folder.name, delivery_path=str(folder),
-                            delivery_sha256=None, schema_version=None, encoding=None, files=0,
-                            rows_declared=None, rows_read=None, rows_loaded=0, rows_quarantined=0,
-                            status="rejected", rule=None, reason=None, is_current=False,
-                            started_at=started, finished_at=started, duration_s=0.0)
+        record = LoadRecord(
+            load_id=load_id,
+            source=source,
+            period=folder.name,
+            delivery_path=str(folder),
+            delivery_sha256=None,
+            schema_version=None,
+            encoding=None,
+            files=0,
+            rows_declared=None,
+            rows_read=None,
+            rows_loaded=0,
+            rows_quarantined=0,
+            status="rejected",
+            rule=None,
+            reason=None,
+            is_current=False,
+            started_at=started,
+            finished_at=started,
+            duration_s=0.0,
+        )
         try:
             try:
                 d = inspect(folder, contract, work)
             except DeliveryRejected as exc:
+                manifest = _read_manifest(folder)  # what the source declared, when it is readable
+                record.rows_declared = manifest.get("row_count")
+                record.encoding = manifest.get("encoding")
+                record.schema_version = manifest.get("schema_version")
+                record.files = len(manifest.get("files", []))
                 return self._finish(record, [], t0, status="rejected", rule=exc.rule, reason=exc.message)
             record.delivery_sha256 = d.sha256
             record.schema_version = int(d.manifest.get("schema_version"))
@@ -131,22 +165,39 @@ class Loader:
             files = [(load_id, f"{source}/{d.period}/{f.name}", f.sha256, f.rows, f.bytes) for f in d.files]
             current = self.target.current_load(source, d.period)
             if current and current[1] == d.sha256 and not force:
-                return self._finish(record, files, t0, status="skipped", rule="already_loaded",
-                                    reason=f"identical to load {current[0]} (sha256 {d.sha256[:12]}…)")
+                return self._finish(
+                    record,
+                    files,
+                    t0,
+                    status="skipped",
+                    rule="already_loaded",
+                    reason=f"identical to load {current[0]} (sha256 {d.sha256[:12]}…)",
+                )
             # a byte-identical file under another period is a re-sent delivery for event extracts;
             # full snapshots legitimately repeat when nothing changed
-            owner = None if contract.snapshot else self.target.file_owner(
-                source, d.period, [f.sha256 for f in d.files])
+            owner = None if contract.snapshot else self.target.file_owner(source, d.period, [f.sha256 for f in d.files])
             if owner:
-                return self._finish(record, files, t0, status="rejected", rule="duplicate_delivery",
-                                    reason=f"{folder}: a file is byte-identical to {owner[2]}, "
-                                           f"loaded for period {owner[0]} (load {owner[1]})")
+                return self._finish(
+                    record,
+                    files,
+                    t0,
+                    status="rejected",
+                    rule="duplicate_delivery",
+                    reason=f"{folder}: a file is byte-identical to {owner[2]}, "
+                    f"loaded for period {owner[0]} (load {owner[1]})",
+                )
             valid_sql, quarantine_sql, counts = self._validate(d, contract, record)
             record.rows_loaded, record.rows_quarantined = counts
             if record.rows_loaded + record.rows_quarantined != d.rows_read:  # never lose a row silently
-                return self._finish(record, files, t0, status="rejected", rule="accounting",
-                                    reason=f"{folder}: read {d.rows_read} rows but accounted for "
-                                           f"{record.rows_loaded} loaded + {record.rows_quarantined} quarantined")
+                return self._finish(
+                    record,
+                    files,
+                    t0,
+                    status="rejected",
+                    rule="accounting",
+                    reason=f"{folder}: read {d.rows_read} rows but accounted for "
+                    f"{record.rows_loaded} loaded + {record.rows_quarantined} quarantined",
+                )
             record.status, record.is_current = "loaded", True
             self._stamp(record, t0)
             self.target.commit_load(record, contract, files, valid_sql, quarantine_sql)
@@ -174,18 +225,27 @@ class Loader:
 
     @staticmethod
     def _result(record: LoadRecord) -> LoadResult:
-        return LoadResult(source=record.source, period=record.period, status=record.status,
-                          load_id=record.load_id, rows_read=record.rows_read or 0,
-                          rows_loaded=record.rows_loaded, rows_quarantined=record.rows_quarantined,
-                          rule=record.rule, reason=record.reason, seconds=record.duration_s)
+        return LoadResult(
+            source=record.source,
+            period=record.period,
+            status=record.status,
+            load_id=record.load_id,
+            rows_read=record.rows_read or 0,
+            rows_loaded=record.rows_loaded,
+            rows_quarantined=record.rows_quarantined,
+            rule=record.rule,
+            reason=record.reason,
+            seconds=record.duration_s,
+        )
 
     def _validate(self, d: Delivery, contract: Contract, record: LoadRecord) -> tuple[str, str, tuple[int, int]]:
         con = self.target.validation_connection()
         rules = R.compile_rules(contract, d.period)
         paths = [str(f.path) for f in d.files]
         con.execute("CREATE OR REPLACE TEMP TABLE _files (path VARCHAR, file VARCHAR)")
-        con.executemany("INSERT INTO _files VALUES (?, ?)",
-                        [(str(f.path), f"{d.source}/{d.period}/{f.name}") for f in d.files])
+        con.executemany(
+            "INSERT INTO _files VALUES (?, ?)", [(str(f.path), f"{d.source}/{d.period}/{f.name}") for f in d.files]
+        )
         columns = "{" + ", ".join(f"{R.lit(c)}: 'VARCHAR'" for c in contract.column_names) + "}"
         for name in ("_rej_errors", "_rej_scans"):
             con.execute(f"DROP TABLE IF EXISTS {name}")
@@ -200,8 +260,9 @@ class Loader:
         """)
         # repeated primary keys: the first occurrence (in file order) stays, later ones are quarantined
         pk = ", ".join(R.q(k) for k in contract.primary_key)
-        dups = con.execute(f"SELECT count(*) FROM (SELECT {pk} FROM _checked WHERE _fail = 0 "
-                           f"GROUP BY {pk} HAVING count(*) > 1)").fetchone()[0]
+        dups = con.execute(
+            f"SELECT count(*) FROM (SELECT {pk} FROM _checked WHERE _fail = 0 GROUP BY {pk} HAVING count(*) > 1)"
+        ).fetchone()[0]
         if dups:
             con.execute(f"""
                 UPDATE _checked SET _fail = {R.DUPLICATE_KEY}, _dup_of = d.first_rid
@@ -232,8 +293,10 @@ class Loader:
         """)
         loaded_at = f"TIMESTAMP '{record.started_at}'"
         typed = ", ".join(f"{R.typed(c)} AS {R.q(c.name)}" for c in contract.columns)
-        valid_sql = (f"SELECT {typed}, {record.load_id} AS _load_id, _file, _line AS _row_number, "
-                     f"{loaded_at} AS _loaded_at FROM _numbered WHERE _fail = 0 ORDER BY _rid")
+        valid_sql = (
+            f"SELECT {typed}, {record.load_id} AS _load_id, _file, _line AS _row_number, "
+            f"{loaded_at} AS _loaded_at FROM _numbered WHERE _fail = 0 ORDER BY _rid"
+        )
         meta = f"{record.load_id}, {R.lit(d.source)}, {R.lit(d.period)}"
         structural = " ".join(f"WHEN {R.lit(k)} THEN {R.lit(v)}" for k, v in STRUCTURAL_RULES.items())
         quarantine_sql = f"""
@@ -255,7 +318,8 @@ class Loader:
             JOIN _rej_scans s USING (scan_id, file_id)
             JOIN _files fl ON fl.path = s.file_path
         """
-        loaded, failed = con.execute("SELECT count(*) FILTER (_fail = 0), count(*) FILTER (_fail <> 0) "
-                                     "FROM _checked").fetchone()
+        loaded, failed = con.execute(
+            "SELECT count(*) FILTER (_fail = 0), count(*) FILTER (_fail <> 0) FROM _checked"
+        ).fetchone()
         structural_n = con.execute("SELECT count(DISTINCT (scan_id, file_id, line)) FROM _rej_errors").fetchone()[0]
         return valid_sql, quarantine_sql, (loaded, failed + structural_n)

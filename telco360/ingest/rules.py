@@ -85,20 +85,32 @@ def compile_rules(contract: Contract, period: str) -> list[Rule]:
             add("type", col, f"{c} IS NOT NULL AND {broken}", f"{shown} || ' is not a valid {col.type}'")
         if col.enum:
             values = ", ".join(lit(v) for v in col.enum)
-            add("enum", col, f"{c} NOT IN ({values})",
-                f"{shown} || ' is not one of {', '.join(col.enum)}'".replace("''' ||", "''' ||"))
+            add(
+                "enum",
+                col,
+                f"{c} NOT IN ({values})",
+                f"{shown} || ' is not one of {', '.join(col.enum)}'".replace("''' ||", "''' ||"),
+            )
         if col.pattern:
-            add("format", col, f"NOT regexp_full_match({c}, {lit(col.pattern)})",
-                f"{shown} || ' does not match {col.pattern.replace(chr(39), chr(39) * 2)}'")
+            add(
+                "format",
+                col,
+                f"NOT regexp_full_match({c}, {lit(col.pattern)})",
+                f"{shown} || ' does not match {col.pattern.replace(chr(39), chr(39) * 2)}'",
+            )
         if col.min is not None or col.max is not None:
             parts = []
             if col.min is not None:
                 parts.append(f"{typed(col)} < {_bound(col, col.min)}")
             if col.max is not None:
                 parts.append(f"{typed(col)} > {_bound(col, col.max)}")
-            add("range", col, "(" + " OR ".join(parts) + ")",
+            add(
+                "range",
+                col,
+                "(" + " OR ".join(parts) + ")",
                 f"{shown} || ' is outside [{col.min if col.min is not None else ''}, "
-                f"{col.max if col.max is not None else ''}]'")
+                f"{col.max if col.max is not None else ''}]'",
+            )
         if col.in_period:
             if col.type in ("date", "timestamp"):
                 cond = f"CAST({typed(col)} AS DATE) NOT BETWEEN DATE {lit(start)} AND DATE {lit(end)}"
@@ -126,8 +138,10 @@ def column_name_expression(rules: list[Rule], contract: Contract) -> str:
 
 def detail_expression(rules: list[Rule], contract: Contract) -> str:
     key = " || ', ' || ".join(f"coalesce({q(k)}, '')" for k in contract.primary_key)
-    dup = (f"'duplicate_key: ({', '.join(contract.primary_key)}) = (' || {key} || ') "
-           f"repeats line ' || _dup_line || ' of ' || _dup_file")
+    dup = (
+        f"'duplicate_key: ({', '.join(contract.primary_key)}) = (' || {key} || ') "
+        f"repeats line ' || _dup_line || ' of ' || _dup_file"
+    )
     whens = " ".join(f"WHEN {r.code} THEN '{r.rule}: ' || {r.detail}" for r in rules)
     return f"CASE _fail WHEN {DUPLICATE_KEY} THEN {dup} {whens} END"
 

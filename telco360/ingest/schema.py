@@ -5,8 +5,7 @@ from __future__ import annotations
 from telco360.contracts import Contract
 from telco360.ingest.rules import q
 
-LOAD_COLUMNS = [("_load_id", "BIGINT"), ("_file", "VARCHAR"), ("_row_number", "BIGINT"),
-                ("_loaded_at", "TIMESTAMP")]
+LOAD_COLUMNS = [("_load_id", "BIGINT"), ("_file", "VARCHAR"), ("_row_number", "BIGINT"), ("_loaded_at", "TIMESTAMP")]
 
 AUDIT_DDL = [
     "CREATE SCHEMA IF NOT EXISTS raw",
@@ -53,11 +52,39 @@ AUDIT_DDL = [
     )""",
 ]
 
-QUARANTINE_COLUMNS = ["load_id", "source", "period", "file", "row_number", "rule", "column_name",
-                      "detail", "raw_line", "quarantined_at"]
-MANIFEST_COLUMNS = ["load_id", "source", "period", "delivery_path", "delivery_sha256", "schema_version",
-                    "encoding", "files", "rows_declared", "rows_read", "rows_loaded", "rows_quarantined",
-                    "status", "rule", "reason", "is_current", "started_at", "finished_at", "duration_s"]
+QUARANTINE_COLUMNS = [
+    "load_id",
+    "source",
+    "period",
+    "file",
+    "row_number",
+    "rule",
+    "column_name",
+    "detail",
+    "raw_line",
+    "quarantined_at",
+]
+MANIFEST_COLUMNS = [
+    "load_id",
+    "source",
+    "period",
+    "delivery_path",
+    "delivery_sha256",
+    "schema_version",
+    "encoding",
+    "files",
+    "rows_declared",
+    "rows_read",
+    "rows_loaded",
+    "rows_quarantined",
+    "status",
+    "rule",
+    "reason",
+    "is_current",
+    "started_at",
+    "finished_at",
+    "duration_s",
+]
 
 
 def raw_table(contract: Contract) -> str:

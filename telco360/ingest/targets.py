@@ -78,14 +78,15 @@ class Target(ABC):
     def validation_connection(self) -> duckdb.DuckDBPyConnection: ...
 
     @abstractmethod
-    def commit_load(self, record: LoadRecord, contract: Contract, files: list[tuple],
-                    valid_sql: str, quarantine_sql: str) -> None: ...
+    def commit_load(
+        self, record: LoadRecord, contract: Contract, files: list[tuple], valid_sql: str, quarantine_sql: str
+    ) -> None: ...
 
     @abstractmethod
     def record(self, record: LoadRecord, files: list[tuple]) -> None: ...
 
-    def close(self) -> None:  # pragma: no cover - trivial
-        pass
+    @abstractmethod
+    def close(self) -> None: ...
 
 
 class DuckDBTarget(Target):
@@ -93,8 +94,14 @@ class DuckDBTarget(Target):
 
     name = "duckdb"
 
-    def __init__(self, path: Path, tmp_dir: Path, memory_limit: str = "3GB", threads: int | None = None,
-                 lock_timeout_s: float = 900):
+    def __init__(
+        self,
+        path: Path,
+        tmp_dir: Path,
+        memory_limit: str = "3GB",
+        threads: int | None = None,
+        lock_timeout_s: float = 900,
+    ):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp_dir.mkdir(parents=True, exist_ok=True)
@@ -122,15 +129,18 @@ class DuckDBTarget(Target):
 
     def current_load(self, source, period):
         return self.con.execute(
-            "SELECT load_id, delivery_sha256 FROM audit.load_manifest "
-            "WHERE source = ? AND period = ? AND is_current", [source, period]).fetchone()
+            "SELECT load_id, delivery_sha256 FROM audit.load_manifest WHERE source = ? AND period = ? AND is_current",
+            [source, period],
+        ).fetchone()
 
     def file_owner(self, source, period, sha256s):
         return self.con.execute(
             "SELECT m.period, m.load_id, f.file FROM audit.load_files f "
             "JOIN audit.load_manifest m USING (load_id) "
             "WHERE m.source = ? AND m.period <> ? AND m.is_current AND list_contains(?, f.sha256) "
-            "ORDER BY m.period LIMIT 1", [source, period, sha256s]).fetchone()
+            "ORDER BY m.period LIMIT 1",
+            [source, period, sha256s],
+        ).fetchone()
 
     def validation_connection(self):
         return self.con
@@ -142,9 +152,12 @@ class DuckDBTarget(Target):
             con.execute(
                 f"DELETE FROM {raw_table(contract)} WHERE _load_id IN (SELECT load_id FROM "
                 "audit.load_manifest WHERE source = ? AND period = ? AND is_current)",
-                [record.source, record.period])
-            con.execute("UPDATE audit.load_manifest SET is_current = false "
-                        "WHERE source = ? AND period = ? AND is_current", [record.source, record.period])
+                [record.source, record.period],
+            )
+            con.execute(
+                "UPDATE audit.load_manifest SET is_current = false WHERE source = ? AND period = ? AND is_current",
+                [record.source, record.period],
+            )
             failpoint("ingest.after_delete")
             cols = ", ".join(f'"{c}"' for c in raw_column_names(contract))
             con.execute(f"INSERT INTO {raw_table(contract)} ({cols}) {valid_sql}")
@@ -160,8 +173,11 @@ class DuckDBTarget(Target):
         self._insert_record(record, files)
 
     def _insert_record(self, record, files):
-        self.con.execute(f"INSERT INTO audit.load_manifest ({', '.join(MANIFEST_COLUMNS)}) VALUES "
-                         f"({', '.join('?' * len(MANIFEST_COLUMNS))})", list(astuple(record)))
+        self.con.execute(
+            f"INSERT INTO audit.load_manifest ({', '.join(MANIFEST_COLUMNS)}) VALUES "
+            f"({', '.join('?' * len(MANIFEST_COLUMNS))})",
+            list(astuple(record)),
+        )
         if files:
             self.con.executemany("INSERT INTO audit.load_files VALUES (?, ?, ?, ?, ?)", files)
 
@@ -203,15 +219,19 @@ class PostgresTarget(Target):
         return self._one("SELECT nextval('audit.load_id_seq')")[0]
 
     def current_load(self, source, period):
-        return self._one("SELECT load_id, delivery_sha256 FROM audit.load_manifest "
-                         "WHERE source = %s AND period = %s AND is_current", (source, period))
+        return self._one(
+            "SELECT load_id, delivery_sha256 FROM audit.load_manifest WHERE source = %s AND period = %s AND is_current",
+            (source, period),
+        )
 
     def file_owner(self, source, period, sha256s):
         return self._one(
             "SELECT m.period, m.load_id, f.file FROM audit.load_files f "
             "JOIN audit.load_manifest m USING (load_id) "
             "WHERE m.source = %s AND m.period <> %s AND m.is_current AND f.sha256 = ANY(%s) "
-            "ORDER BY m.period LIMIT 1", (source, period, sha256s))
+            "ORDER BY m.period LIMIT 1",
+            (source, period, sha256s),
+        )
 
     def validation_connection(self):
         return self.duck
@@ -233,9 +253,13 @@ class PostgresTarget(Target):
                 cur.execute(
                     f"DELETE FROM {raw_table(contract)} WHERE _load_id IN (SELECT load_id FROM "
                     "audit.load_manifest WHERE source = %s AND period = %s AND is_current)",
-                    (record.source, record.period))
-                cur.execute("UPDATE audit.load_manifest SET is_current = false "
-                            "WHERE source = %s AND period = %s AND is_current", (record.source, record.period))
+                    (record.source, record.period),
+                )
+                cur.execute(
+                    "UPDATE audit.load_manifest SET is_current = false "
+                    "WHERE source = %s AND period = %s AND is_current",
+                    (record.source, record.period),
+                )
                 failpoint("ingest.after_delete")
                 self._copy(cur, raw_table(contract), raw_column_names(contract), valid_sql, f"raw-{record.load_id}")
                 self._copy(cur, "audit.quarantine", QUARANTINE_COLUMNS, quarantine_sql, f"q-{record.load_id}")
@@ -253,8 +277,11 @@ class PostgresTarget(Target):
 
     @staticmethod
     def _insert_record(cur, record, files):
-        cur.execute(f"INSERT INTO audit.load_manifest ({', '.join(MANIFEST_COLUMNS)}) VALUES "
-                    f"({', '.join(['%s'] * len(MANIFEST_COLUMNS))})", astuple(record))
+        cur.execute(
+            f"INSERT INTO audit.load_manifest ({', '.join(MANIFEST_COLUMNS)}) VALUES "
+            f"({', '.join(['%s'] * len(MANIFEST_COLUMNS))})",
+            astuple(record),
+        )
         if files:
             cur.executemany("INSERT INTO audit.load_files VALUES (%s, %s, %s, %s, %s)", files)
 

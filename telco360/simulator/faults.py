@@ -94,14 +94,25 @@ def plant_faults(landing: Path, seed: int, k: int = ROWS_PER_FAULT) -> list[dict
         _refresh_manifest(folder)
         for fault, lines in tags.items():
             rule, column = meta[fault]
-            faults.append({"fault": fault, "level": "row", "source": source, "period": period,
-                           "file": f"{source}/{period}/part-00000.txt", "rule": rule, "column": column,
-                           "count": len(lines), "lines": lines})
+            faults.append(
+                {
+                    "fault": fault,
+                    "level": "row",
+                    "source": source,
+                    "period": period,
+                    "file": f"{source}/{period}/part-00000.txt",
+                    "rule": rule,
+                    "column": column,
+                    "count": len(lines),
+                    "lines": lines,
+                }
+            )
 
     def set_fields(column, value):
         def fn(f, tag):
             for line in f.pick(rng, k):
                 f.set_field(line, column, value, tag)
+
         return fn
 
     def insert_garbage(f, tag):
@@ -124,53 +135,93 @@ def plant_faults(landing: Path, seed: int, k: int = ROWS_PER_FAULT) -> list[dict
         f.trailing_newline = False
 
     row_fault("complaint", first["complaint"], [("malformed_row", "column_count", None, insert_garbage)])
-    row_fault("vas_subscription", first["vas_subscription"],
-              [("wrong_column_count", "column_count", None, extra_column)])
-    row_fault("recharge_payment", first["recharge_payment"], [
-        ("bad_type", "type", "amount", set_fields("amount", "12.3O")),
-        ("out_of_range_amount", "range", "amount", set_fields("amount", "99999999.00")),
-        ("out_of_range_date", "period", "ts", set_fields("ts", "2019-03-01 10:00:00")),
-    ])
+    row_fault(
+        "vas_subscription", first["vas_subscription"], [("wrong_column_count", "column_count", None, extra_column)]
+    )
+    row_fault(
+        "recharge_payment",
+        first["recharge_payment"],
+        [
+            ("bad_type", "type", "amount", set_fields("amount", "12.3O")),
+            ("out_of_range_amount", "range", "amount", set_fields("amount", "99999999.00")),
+            ("out_of_range_date", "period", "ts", set_fields("ts", "2019-03-01 10:00:00")),
+        ],
+    )
     row_fault("usage_daily", days[0], [("bad_type", "type", "voice_min_out", set_fields("voice_min_out", "1.5"))])
-    row_fault("crm_subscriber", first["crm_subscriber"], [
-        ("missing_required", "required", "plan_id", set_fields("plan_id", "")),
-        ("unknown_code", "enum", "brand", set_fields("brand", "CMCC_X")),
-    ])
+    row_fault(
+        "crm_subscriber",
+        first["crm_subscriber"],
+        [
+            ("missing_required", "required", "plan_id", set_fields("plan_id", "")),
+            ("unknown_code", "enum", "brand", set_fields("brand", "CMCC_X")),
+        ],
+    )
     row_fault("billing_items", first["billing_items"], [("duplicate_key", "duplicate_key", None, duplicate_rows)])
-    row_fault("campaign_contact", first["campaign_contact"],
-              [("truncated_last_line", "column_count", None, truncate_last)])
+    row_fault(
+        "campaign_contact", first["campaign_contact"], [("truncated_last_line", "column_count", None, truncate_last)]
+    )
 
     # ---- delivery faults ----
     def delivery_fault(fault, rule, source, period, note):
-        faults.append({"fault": fault, "level": "delivery", "source": source, "period": period,
-                       "rule": rule, "count": 1, "note": note})
+        faults.append(
+            {
+                "fault": fault,
+                "level": "delivery",
+                "source": source,
+                "period": period,
+                "rule": rule,
+                "count": 1,
+                "note": note,
+            }
+        )
 
     # the mediation system re-sends day 2's file as day 3
     src, dst = landing / "usage_daily" / days[1], landing / "usage_daily" / days[2]
     (dst / "part-00000.txt").write_bytes((src / "part-00000.txt").read_bytes())
     _refresh_manifest(dst)
-    delivery_fault("duplicate_delivery", "duplicate_delivery", "usage_daily", days[2],
-                   f"part-00000.txt is a byte copy of {days[1]}'s file")
+    delivery_fault(
+        "duplicate_delivery",
+        "duplicate_delivery",
+        "usage_daily",
+        days[2],
+        f"part-00000.txt is a byte copy of {days[1]}'s file",
+    )
     _refresh_manifest(landing / "usage_daily" / days[3], rows_delta=5)
-    delivery_fault("manifest_count_mismatch", "manifest_row_count", "usage_daily", days[3],
-                   "manifest declares 5 rows more than delivered")
+    delivery_fault(
+        "manifest_count_mismatch",
+        "manifest_row_count",
+        "usage_daily",
+        days[3],
+        "manifest declares 5 rows more than delivered",
+    )
     _refresh_manifest(landing / "usage_daily" / days[4], sha_override={"part-00000.txt": "0" * 64})
-    delivery_fault("manifest_checksum_mismatch", "manifest_checksum", "usage_daily", days[4],
-                   "manifest sha256 does not match the file")
+    delivery_fault(
+        "manifest_checksum_mismatch",
+        "manifest_checksum",
+        "usage_daily",
+        days[4],
+        "manifest sha256 does not match the file",
+    )
     folder = landing / "campaign_response" / last["campaign_response"]
     (folder / "part-00001.txt").write_bytes(b"")
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     manifest["files"].append({"name": "part-00001.txt", "rows": 0, "bytes": 0, "sha256": ""})
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     _refresh_manifest(folder)
-    delivery_fault("empty_file", "empty_file", "campaign_response", last["campaign_response"],
-                   "part-00001.txt has zero bytes (no header)")
+    delivery_fault(
+        "empty_file",
+        "empty_file",
+        "campaign_response",
+        last["campaign_response"],
+        "part-00001.txt has zero bytes (no header)",
+    )
     folder = landing / "crm_customer" / last["crm_customer"]
     part = folder / "part-00000.txt"
     part.write_bytes(part.read_bytes().decode("utf-8").encode("gbk"))
     _refresh_manifest(folder)  # still declares utf-8
-    delivery_fault("wrong_encoding", "encoding", "crm_customer", last["crm_customer"],
-                   "file is GBK, manifest declares utf-8")
+    delivery_fault(
+        "wrong_encoding", "encoding", "crm_customer", last["crm_customer"], "file is GBK, manifest declares utf-8"
+    )
 
     truth = landing / "_truth"
     truth.mkdir(exist_ok=True)

@@ -60,15 +60,14 @@ class Simulator:
         self.cfg = cfg
         self.contracts = load_contracts()
         self.writer = DeliveryWriter(cfg.out, cfg.encoding, cfg.rows_per_part)
-        self.month_starts = np.arange(
-            np.datetime64(cfg.start, "M"), np.datetime64(cfg.start, "M") + cfg.months
-        ).astype("datetime64[D]")
+        self.month_starts = np.arange(np.datetime64(cfg.start, "M"), np.datetime64(cfg.start, "M") + cfg.months).astype(
+            "datetime64[D]"
+        )
         self.names = NameMaker(self._rng("names"))
         self.truth_dir = Path(cfg.out) / "_truth"
         self.truth: dict = {"monthly": {}, "campaigns": [], "ringback": {}, "gprs_trial": {}}
         self.churn_rows: list[pa.Table] = []
-        self.next_ids = {"txn": 1, "event": 1, "campaign": 1, "contact": 1, "response": 1,
-                         "ticket": 1}
+        self.next_ids = {"txn": 1, "event": 1, "campaign": 1, "contact": 1, "response": 1, "ticket": 1}
 
     # -- randomness: one independent stream per component, so outputs don't shift together --
     def _rng(self, component: str, month: int = -1) -> np.random.Generator:
@@ -84,21 +83,36 @@ class Simulator:
         cap = self.capacity
         self.n = 0
         s = self.s = {
-            "brand": np.zeros(cap, np.int8), "postpaid": np.zeros(cap, bool),
-            "plan": np.zeros(cap, np.int16), "city": np.zeros(cap, np.int8),
-            "cust": np.zeros(cap, np.int64), "activated": np.zeros(cap, "datetime64[D]"),
-            "act_type": np.zeros(cap, np.int8), "channel": np.zeros(cap, np.int32),
-            "tac": np.zeros(cap, np.int32), "contract_end": np.full(cap, np.datetime64("NaT"), "datetime64[D]"),
-            "mou": np.zeros(cap), "sms": np.zeros(cap), "data": np.zeros(cap),
-            "offnet": np.zeros(cap), "roamer": np.zeros(cap, bool), "contacts": np.zeros(cap),
-            "r": np.zeros(cap), "alive": np.zeros(cap, bool),
+            "brand": np.zeros(cap, np.int8),
+            "postpaid": np.zeros(cap, bool),
+            "plan": np.zeros(cap, np.int16),
+            "city": np.zeros(cap, np.int8),
+            "cust": np.zeros(cap, np.int64),
+            "activated": np.zeros(cap, "datetime64[D]"),
+            "act_type": np.zeros(cap, np.int8),
+            "channel": np.zeros(cap, np.int32),
+            "tac": np.zeros(cap, np.int32),
+            "contract_end": np.full(cap, np.datetime64("NaT"), "datetime64[D]"),
+            "mou": np.zeros(cap),
+            "sms": np.zeros(cap),
+            "data": np.zeros(cap),
+            "offnet": np.zeros(cap),
+            "roamer": np.zeros(cap, bool),
+            "contacts": np.zeros(cap),
+            "r": np.zeros(cap),
+            "alive": np.zeros(cap, bool),
             "deact": np.full(cap, np.datetime64("NaT"), "datetime64[D]"),
-            "reason": np.zeros(cap, np.int8), "arrears": np.zeros(cap, np.int64),
-            "bill_prev": np.zeros(cap, np.int64), "complained": np.zeros(cap, bool),
-            "hold": np.zeros((cap, len(VAS_ALL)), bool), "group": np.full(cap, -1, np.int32),
-            "vnet": np.full(cap, -1, np.int64), "protected": np.zeros(cap, bool),
-            "fake": np.zeros(cap, bool), "suspended": np.zeros(cap, bool),
-            "trial_crbt": np.full(cap, -9, np.int16), "trial_gprs": np.full(cap, -9, np.int16),
+            "reason": np.zeros(cap, np.int8),
+            "arrears": np.zeros(cap, np.int64),
+            "bill_prev": np.zeros(cap, np.int64),
+            "complained": np.zeros(cap, bool),
+            "hold": np.zeros((cap, len(VAS_ALL)), bool),
+            "group": np.full(cap, -1, np.int32),
+            "protected": np.zeros(cap, bool),
+            "fake": np.zeros(cap, bool),
+            "suspended": np.zeros(cap, bool),
+            "trial_crbt": np.full(cap, -9, np.int16),
+            "trial_gprs": np.full(cap, -9, np.int16),
             "disc": np.zeros(cap),
         }
         self.build_channels()
@@ -127,7 +141,9 @@ class Simulator:
         brand_p = [b["share"] for b in P.BRANDS.values()]
         brand = rng.choice(len(BRAND_CODES), k, p=brand_p).astype(np.int8)
         s["brand"][idx] = brand
-        s["city"][idx] = rng.choice(len(CITY_CODES), k, p=np.array([c[2] for c in P.CITIES]) / sum(c[2] for c in P.CITIES))
+        s["city"][idx] = rng.choice(
+            len(CITY_CODES), k, p=np.array([c[2] for c in P.CITIES]) / sum(c[2] for c in P.CITIES)
+        )
         s["activated"][idx] = activated
         s["act_type"][idx] = act_type
         s["alive"][idx] = True
@@ -160,7 +176,9 @@ class Simulator:
         # customers: most subscribers are their own customer, some are a second line
         is_extra = (rng.random(k) < P.SUBS_PER_CUSTOMER_EXTRA) & (self.cust["n"] > 0)
         new_cust = int((~is_extra).sum())
-        cust_idx = self._add_customers(rng, new_cust, city[~is_extra], activated if np.ndim(activated) == 0 else np.asarray(activated)[~is_extra])
+        cust_idx = self._add_customers(
+            rng, new_cust, city[~is_extra], activated if np.ndim(activated) == 0 else np.asarray(activated)[~is_extra]
+        )
         cust = np.empty(k, np.int64)
         cust[~is_extra] = cust_idx
         cust[is_extra] = rng.integers(0, max(self.cust["n"], 1), int(is_extra.sum()))
@@ -171,10 +189,16 @@ class Simulator:
         c = self.cust
         if c["n"] == 0:
             cap = self.capacity
-            c.update(city=np.zeros(cap, np.int8), county=np.zeros(cap, np.int8),
-                     gender=np.zeros(cap, np.int8), birth=np.zeros(cap, "datetime64[D]"),
-                     created=np.zeros(cap, "datetime64[D]"), star=np.zeros(cap, np.int8),
-                     name=np.empty(cap, object), idno=np.empty(cap, object))
+            c.update(
+                city=np.zeros(cap, np.int8),
+                county=np.zeros(cap, np.int8),
+                gender=np.zeros(cap, np.int8),
+                birth=np.zeros(cap, "datetime64[D]"),
+                created=np.zeros(cap, "datetime64[D]"),
+                star=np.zeros(cap, np.int8),
+                name=np.empty(cap, object),
+                idno=np.empty(cap, object),
+            )
         i0 = c["n"]
         idx = np.arange(i0, i0 + k)
         c["n"] += k
@@ -227,24 +251,36 @@ class Simulator:
         s, n0 = self.s, self.n
         n_groups = max(50, n0 // P.SUBS_PER_GROUP)
         k = max(1, round(P.GROUP_DEFECT_SHARE * n_groups))
-        kinds = ["no_members", "few_members", "vnet_no_members", "vnet_few_members",
-                 "vnet_cross_region", "legal_person_multi", "identical_members",
-                 "missing_industry", "no_account_manager", "product_no_users",
-                 "product_no_fees", "region_mismatch", "fake_members"]
+        kinds = [
+            "no_members",
+            "few_members",
+            "vnet_no_members",
+            "vnet_few_members",
+            "vnet_cross_region",
+            "legal_person_multi",
+            "identical_members",
+            "missing_industry",
+            "no_account_manager",
+            "product_no_users",
+            "product_no_fees",
+            "region_mismatch",
+            "fake_members",
+        ]
         order = rng.permutation(n_groups)
         planted: dict[str, np.ndarray] = {}
         pos = 0
         for i, kind in enumerate(kinds):
             count = k + i % 3  # counts differ between rules, so no rule passes by coincidence
-            planted[kind] = order[pos:pos + count]
+            planted[kind] = order[pos : pos + count]
             pos += count
         # identical member lists come in pairs: the copies are extra groups
         self.n_normal_groups = n_groups
-        g_city = rng.choice(len(CITY_CODES), n_groups, p=np.array([c[2] for c in P.CITIES]) / sum(c[2] for c in P.CITIES))
+        g_city = rng.choice(
+            len(CITY_CODES), n_groups, p=np.array([c[2] for c in P.CITIES]) / sum(c[2] for c in P.CITIES)
+        )
         # small demo operators get smaller groups, so members stay a minority of subscribers
         median = max(P.GROUP_MEMBERS_MIN, min(P.GROUP_MEMBERS_MEDIAN, 0.4 * n0 / n_groups))
-        members_per_group = np.maximum(P.GROUP_MEMBERS_MIN,
-                                       rng.lognormal(math.log(median), 0.5, n_groups).astype(int))
+        members_per_group = np.maximum(P.GROUP_MEMBERS_MIN, rng.lognormal(math.log(median), 0.5, n_groups).astype(int))
         members_per_group = np.minimum(members_per_group, 400)
         members_per_group[planted["no_members"]] = 0
         members_per_group[planted["few_members"]] = P.GROUP_RULES["few_members_max"]
@@ -264,7 +300,7 @@ class Simulator:
                 g_city[g] = (ci - shift) % n_cities
             if taken[ci] + cnt > len(by_city[ci]):
                 raise ValueError("too few subscribers for the group customers; use more --subscribers")
-            member_lists.append(by_city[ci][taken[ci]:taken[ci] + cnt])
+            member_lists.append(by_city[ci][taken[ci] : taken[ci] + cnt])
             taken[ci] += cnt
         # identical member lists: a copy group per planted group, same members
         copies = []
@@ -272,10 +308,14 @@ class Simulator:
             copies.append(int(g))
         n_all = n_groups + len(copies)
         self.g = g = {
-            "id": GROUP_ID0 + np.arange(n_all), "city": np.concatenate([g_city, g_city[copies]]),
-            "industry": np.empty(n_all, object), "manager": np.empty(n_all, object),
-            "legal": np.empty(n_all, object), "name": np.empty(n_all, object),
-            "employees": np.zeros(n_all, np.int64), "created": np.zeros(n_all, "datetime64[D]"),
+            "id": GROUP_ID0 + np.arange(n_all),
+            "city": np.concatenate([g_city, g_city[copies]]),
+            "industry": np.empty(n_all, object),
+            "manager": np.empty(n_all, object),
+            "legal": np.empty(n_all, object),
+            "name": np.empty(n_all, object),
+            "employees": np.zeros(n_all, np.int64),
+            "created": np.zeros(n_all, "datetime64[D]"),
             "credit": np.empty(n_all, object),
         }
         g["industry"][:] = np.array(P.INDUSTRIES, object)[rng.integers(0, len(P.INDUSTRIES), n_all)]
@@ -283,11 +323,18 @@ class Simulator:
         managers = self.names.person_names(max(10, n_all // 25), rng.integers(0, 2, max(10, n_all // 25)))
         g["manager"][:] = np.array(managers, object)[rng.integers(0, len(managers), n_all)]
         g["manager"][planted["no_account_manager"]] = None
-        g["legal"][:] = self.names.id_numbers(rng, g["city"], self.month_starts[0] - rng.integers(9000, 25000, n_all) * DAY,
-                                              rng.integers(0, 2, n_all))
-        _make_unique(g["legal"], lambda k: self.names.id_numbers(
-            rng, rng.integers(0, len(CITY_CODES), k), self.month_starts[0] - rng.integers(9000, 25000, k) * DAY,
-            rng.integers(0, 2, k)))
+        g["legal"][:] = self.names.id_numbers(
+            rng, g["city"], self.month_starts[0] - rng.integers(9000, 25000, n_all) * DAY, rng.integers(0, 2, n_all)
+        )
+        _make_unique(
+            g["legal"],
+            lambda k: self.names.id_numbers(
+                rng,
+                rng.integers(0, len(CITY_CODES), k),
+                self.month_starts[0] - rng.integers(9000, 25000, k) * DAY,
+                rng.integers(0, 2, k),
+            ),
+        )
         lp = planted["legal_person_multi"]
         # each planted legal person also heads a second, otherwise normal group
         partners = np.setdiff1d(order[pos:], [], assume_unique=True)[: len(lp)]
@@ -295,8 +342,12 @@ class Simulator:
         g["legal"][partners] = g["legal"][lp]
         g["name"][:] = self.names.company_names(rng, g["city"], g["industry"])
         g["credit"][:] = self.names.credit_codes(rng, n_all)
-        g["employees"][:] = np.maximum(members_per_group[np.r_[np.arange(n_groups), copies]] * 2,
-                                       rng.lognormal(4, 1, n_all).astype(np.int64)) + 1
+        g["employees"][:] = (
+            np.maximum(
+                members_per_group[np.r_[np.arange(n_groups), copies]] * 2, rng.lognormal(4, 1, n_all).astype(np.int64)
+            )
+            + 1
+        )
         g["created"][:] = self.month_starts[0] - rng.integers(100, 5000, n_all) * DAY
         # memberships
         member_group, member_sub, member_vnet, member_role = [], [], [], []
@@ -332,7 +383,9 @@ class Simulator:
             vnet_next += 1
         # V-net with few members: two members move from the main V-net to a second one
         for gi in planted["vnet_few_members"]:
-            rows = np.flatnonzero((member_group == gi) & (member_vnet == g_vnet[gi]))[: P.GROUP_RULES["few_members_max"]]
+            rows = np.flatnonzero((member_group == gi) & (member_vnet == g_vnet[gi]))[
+                : P.GROUP_RULES["few_members_max"]
+            ]
             member_vnet[rows] = vnet_next
             protected.extend(member_sub[rows].tolist())
             products.append((int(gi), "GRP_VPMN", vnet_next, 6000, len(rows)))
@@ -341,7 +394,7 @@ class Simulator:
         extra_g, extra_s, extra_v = [], [], []
         for gi in planted["vnet_cross_region"]:
             other = int((g_city[gi] + 3) % len(CITY_CODES))
-            subs = by_city[other][taken[other]:taken[other] + 2]
+            subs = by_city[other][taken[other] : taken[other] + 2]
             taken[other] += 2
             extra_g += [int(gi)] * len(subs)
             extra_s += subs.tolist()
@@ -350,7 +403,7 @@ class Simulator:
         # suspected fake members: members that never use the service
         for gi in planted["fake_members"]:
             ci = int(g_city[gi])
-            subs = by_city[ci][taken[ci]:taken[ci] + 1]
+            subs = by_city[ci][taken[ci] : taken[ci] + 1]
             taken[ci] += 1
             extra_g += [int(gi)] * len(subs)
             extra_s += subs.tolist()
@@ -378,9 +431,13 @@ class Simulator:
             products.append((cg, "GRP_SMS", -1, 20000, 30))
         s["protected"][np.array(protected, np.int64)] = True
         self.members = {
-            "group": member_group, "sub": member_sub, "vnet": member_vnet,
+            "group": member_group,
+            "sub": member_sub,
+            "vnet": member_vnet,
             "role": np.array(member_role, object),
-            "joined": np.maximum(s["activated"][member_sub], self.month_starts[0] - rng.integers(30, 1500, len(member_sub)) * DAY),
+            "joined": np.maximum(
+                s["activated"][member_sub], self.month_starts[0] - rng.integers(30, 1500, len(member_sub)) * DAY
+            ),
             "left": np.full(len(member_sub), np.datetime64("NaT"), "datetime64[D]"),
         }
         first_membership = np.unique(member_sub, return_index=True)
@@ -391,7 +448,7 @@ class Simulator:
         self.n_groups_all = n_all
         self.g_vnet = g_vnet
         self.high_churn_used: set[int] = set()
-        eligible = np.setdiff1d(np.arange(n_groups), np.concatenate(list(planted.values()) + [partners]))
+        eligible = np.setdiff1d(np.arange(n_groups), np.concatenate([*planted.values(), partners]))
         self.normal_groups = eligible
         self.group_defects_static = {
             "groups_no_members": len(planted["no_members"]),
@@ -443,19 +500,26 @@ class Simulator:
         churn = self.apply_group_churn_rules(rng, start_idx, churn, m)
         churners = start_idx[churn]
         deact_day = ms + rng.integers(0, days, len(churners)) * DAY
-        reason = np.where((s["arrears"][churners] > 0) & (rng.random(len(churners)) < 0.6), 2,
-                          np.where(rng.random(len(churners)) < P.PORT_OUT_SHARE, 1, 0))
+        reason = np.where(
+            (s["arrears"][churners] > 0) & (rng.random(len(churners)) < 0.6),
+            2,
+            np.where(rng.random(len(churners)) < P.PORT_OUT_SHARE, 1, 0),
+        )
         s["deact"][churners] = deact_day
         s["reason"][churners] = reason
-        self.churn_rows.append(pa.table({
-            "month": pa.array([period] * len(start_idx)),
-            "sub_id": SUB_ID0 + start_idx,
-            "p_churn": np.round(p, 6),
-            **{f"driver_{k}": np.round(v, 6).astype(float) for k, v in drivers.items()},
-            "churned": churn,
-        }))
+        self.churn_rows.append(
+            pa.table(
+                {
+                    "month": pa.array([period] * len(start_idx)),
+                    "sub_id": SUB_ID0 + start_idx,
+                    "p_churn": np.round(p, 6),
+                    **{f"driver_{k}": np.round(v, 6).astype(float) for k, v in drivers.items()},
+                    "churned": churn,
+                }
+            )
+        )
         # ---- new activations: replace churners plus growth ----
-        gross = len(churners) + int(round(n_start_alive * P.NET_GROWTH_PER_MONTH))
+        gross = len(churners) + round(n_start_alive * P.NET_GROWTH_PER_MONTH)
         act_day = ms + rng.integers(0, days, gross) * DAY
         act_type = (rng.random(gross) < P.PORT_IN_SHARE).astype(np.int8)
         new_idx = self._add_subscribers(rng, gross, act_day, act_type)
@@ -549,17 +613,18 @@ class Simulator:
                 continue
             subs = mem["sub"][rows]
             if g in chosen:
-                go = int(math.ceil(0.4 * len(subs)))
+                go = math.ceil(0.4 * len(subs))
                 churn_sub[subs] = False
                 churn_sub[rng.choice(subs[~s["protected"][subs]], go, replace=False)] = True
             else:
                 # never reach the high-churn share, and keep at least 5 current members
-                allowed = min(int(math.ceil(share * len(subs))) - 1, max(len(subs) - 5, 0))
+                allowed = min(math.ceil(share * len(subs)) - 1, max(len(subs) - 5, 0))
                 hit = subs[churn_sub[subs]]
                 if len(hit) > allowed:
                     churn_sub[hit[allowed:]] = False
-        self.truth.setdefault("group_high_churn", {})[str(self.month_starts[m].astype("datetime64[M]"))] = \
-            sorted(int(self.g["id"][g]) for g in chosen)
+        self.truth.setdefault("group_high_churn", {})[str(self.month_starts[m].astype("datetime64[M]"))] = sorted(
+            int(self.g["id"][g]) for g in chosen
+        )
         return churn_sub[idx]
 
     # ---------------------------------------------------------------- usage
@@ -581,10 +646,9 @@ class Simulator:
         first_i = ((first - ms) / DAY).astype(int)
         last_i = ((last - ms) / DAY).astype(int)
         sure_day = first_i + (rng_day.random(len(idx)) * (last_i - first_i + 1)).astype(int)
-        cell = np.array([f"{CITY_CODES[c]}{x:05d}" for c, x in zip(s["city"][idx], (SUB_ID0 + idx) % 997, strict=True)], object) \
-            if len(idx) < 0 else None
-        cell_codes = np.char.add(np.array(CITY_CODES)[s["city"][idx]].astype(str),
-                                 np.char.zfill(((idx * 7919) % 4000).astype(str), 5))
+        cell_codes = np.char.add(
+            np.array(CITY_CODES)[s["city"][idx]].astype(str), np.char.zfill(((idx * 7919) % 4000).astype(str), 5)
+        )
         tot = {k: np.zeros(len(idx)) for k in ("mou_out", "mou_in", "sms", "mms", "data", "roam")}
         for d in range(days):
             rng = self._rng("usage", m * 100 + d)
@@ -598,7 +662,9 @@ class Simulator:
             mi = np.minimum(rng.poisson(mou_d[sel] * P.MOU_IN_RATIO * wk), 1440)
             calls = np.minimum(rng.poisson(mo / 2.4), 5000)
             calls = np.where(mo > 0, np.maximum(calls, 1), 0)
-            share = np.where(calls > 0, np.clip(rng.binomial(np.maximum(calls, 1), offnet[sel]) / np.maximum(calls, 1), 0, 1), 0.0)
+            share = np.where(
+                calls > 0, np.clip(rng.binomial(np.maximum(calls, 1), offnet[sel]) / np.maximum(calls, 1), 0, 1), 0.0
+            )
             roam = np.minimum(rng.poisson(roam_d[sel]), 1440)
             sms = np.minimum(rng.poisson(sms_d[sel] * wk), 20000)
             mms = np.minimum(rng.poisson(sms_d[sel] * 0.01), 5000)
@@ -607,18 +673,30 @@ class Simulator:
             dc = np.minimum(rng.poisson(np.minimum(contacts[sel], calls + 1) * 0.6), 5000)
             cols = {
                 "day": np.full(len(sel), ms + d * DAY),
-                "sub_id": SUB_ID0 + idx[sel], "voice_min_out": mo, "voice_min_in": mi,
-                "calls_out": calls, "offnet_call_share": np.round(share, 4), "roam_min": roam,
-                "sms_out": sms, "mms_out": mms, "data_mb": data, "distinct_contacts": dc,
+                "sub_id": SUB_ID0 + idx[sel],
+                "voice_min_out": mo,
+                "voice_min_in": mi,
+                "calls_out": calls,
+                "offnet_call_share": np.round(share, 4),
+                "roam_min": roam,
+                "sms_out": sms,
+                "mms_out": mms,
+                "data_mb": data,
+                "distinct_contacts": dc,
                 "cell_home": cell_codes[sel],
             }
             day_period = str(ms + d * DAY)
             self.writer.write(contract, day_period, cols, str(ms + (d + 1) * DAY) + "T03:00:00")
-            for key, val in (("mou_out", mo), ("mou_in", mi), ("sms", sms), ("mms", mms),
-                             ("data", data), ("roam", roam)):
+            for key, val in (
+                ("mou_out", mo),
+                ("mou_in", mi),
+                ("sms", sms),
+                ("mms", mms),
+                ("data", data),
+                ("roam", roam),
+            ):
                 tot[key][sel] += val
             bar.update(1)
-        del cell
         return tot
 
     # ---------------------------------------------------------------- campaigns
@@ -636,8 +714,12 @@ class Simulator:
                 pool = alive_early[~s["hold"][alive_early, VAS_IDX["CRBT"]] & (s["trial_crbt"][alive_early] < 0)]
             elif offer == "GPRS_TRIAL":
                 brand = "GOTONE"
-                pool = alive_early[(s["brand"][alive_early] == 0) & ~s["hold"][alive_early, VAS_IDX["GPRS5"]]
-                                   & ~s["hold"][alive_early, VAS_IDX["GPRS20"]] & (s["trial_gprs"][alive_early] < 0)]
+                pool = alive_early[
+                    (s["brand"][alive_early] == 0)
+                    & ~s["hold"][alive_early, VAS_IDX["GPRS5"]]
+                    & ~s["hold"][alive_early, VAS_IDX["GPRS20"]]
+                    & (s["trial_gprs"][alive_early] < 0)
+                ]
             elif offer == "GPRS5":
                 pool = alive_early[(s["data"][alive_early] > 20) & ~s["hold"][alive_early, VAS_IDX["GPRS5"]]]
             elif ctype == "care":
@@ -647,7 +729,7 @@ class Simulator:
                 pool = alive_early[s["r"][alive_early] > np.quantile(s["r"][alive_early], 0.9)]
             else:  # activation of low users
                 pool = alive_early[spend_proxy <= np.quantile(spend_proxy, 0.2)]
-            n_target = min(len(pool), int(round(share * len(alive_early))))
+            n_target = min(len(pool), round(share * len(alive_early)))
             if n_target < 10:
                 continue
             targets = np.sort(rng.choice(pool, n_target, replace=False))
@@ -661,9 +743,12 @@ class Simulator:
             resp_ts = contact_ts + rng.integers(3600, 10 * 86400, n_target).astype("timedelta64[s]")
             resp_ts = np.minimum(resp_ts, (ms + days * DAY).astype("datetime64[s]") - np.timedelta64(1, "s"))
             treated = int((~is_control).sum())
-            cost = int(round(treated * cost_per * 100))
-            for key, val in zip(camp_rows, [cid, f"{period} {name}", ctype, offer, brand, channel, start, end, cost,
-                                            f"{ctype}:{offer}"], strict=True):
+            cost = round(treated * cost_per * 100)
+            for key, val in zip(
+                camp_rows,
+                [cid, f"{period} {name}", ctype, offer, brand, channel, start, end, cost, f"{ctype}:{offer}"],
+                strict=True,
+            ):
                 camp_rows[key].append(val)
             cids = np.arange(self.next_ids["contact"], self.next_ids["contact"] + n_target)
             self.next_ids["contact"] += n_target
@@ -687,15 +772,25 @@ class Simulator:
             out["resp_ts"].append(resp_ts[r_idx])
             if ctype == "retention":
                 s["r"][targets[r_idx]] *= P.RETENTION_EFFECT
-            self.truth["campaigns"].append({
-                "campaign_id": cid, "month": period, "type": ctype, "offer": offer,
-                "targeted": n_target, "control": int(is_control.sum()), "treated": treated,
-                "true_control_rate": ctrl_rate, "true_uplift": uplift,
-                "true_lift": round((ctrl_rate + uplift) / ctrl_rate, 4),
-                "observed_treated_rate": round(float(responded[~is_control].mean()), 6) if treated else None,
-                "observed_control_rate": round(float(responded[is_control].mean()), 6) if is_control.any() else None,
-                "cost": cost / 100,
-            })
+            self.truth["campaigns"].append(
+                {
+                    "campaign_id": cid,
+                    "month": period,
+                    "type": ctype,
+                    "offer": offer,
+                    "targeted": n_target,
+                    "control": int(is_control.sum()),
+                    "treated": treated,
+                    "true_control_rate": ctrl_rate,
+                    "true_uplift": uplift,
+                    "true_lift": round((ctrl_rate + uplift) / ctrl_rate, 4),
+                    "observed_treated_rate": round(float(responded[~is_control].mean()), 6) if treated else None,
+                    "observed_control_rate": round(float(responded[is_control].mean()), 6)
+                    if is_control.any()
+                    else None,
+                    "cost": cost / 100,
+                }
+            )
         self._emit("campaign", period, camp_rows, created_at)
         self._emit("campaign_contact", period, _concat(contacts), created_at)
         self._emit("campaign_response", period, _concat(responses), created_at)
@@ -718,8 +813,10 @@ class Simulator:
             ev["trial"].append(np.full(len(subs), trial, np.int8))
 
         # trials started last month end now: keep (order the full service) or cancel
-        for trial, full, keep_rate, key in (("CRBT_TRIAL", "CRBT", P.RINGBACK_KEEP_RATE, "ringback"),
-                                            ("GPRS_TRIAL", "GPRS5", P.GPRS_TRIAL_KEEP_RATE, "gprs_trial")):
+        for trial, full, keep_rate, key in (
+            ("CRBT_TRIAL", "CRBT", P.RINGBACK_KEEP_RATE, "ringback"),
+            ("GPRS_TRIAL", "GPRS5", P.GPRS_TRIAL_KEEP_RATE, "gprs_trial"),
+        ):
             field = "trial_crbt" if trial == "CRBT_TRIAL" else "trial_gprs"
             ending = idx[(s[field][idx] == m - 1) & s["alive"][idx]]
             ending = ending[np.isnat(s["deact"][ending])]
@@ -730,12 +827,12 @@ class Simulator:
             s["hold"][ending, VAS_IDX[trial]] = False
             s["hold"][ending[keep], VAS_IDX[full]] = True
             if len(ending):
-                self.truth[key][period] = {"trials_ended": len(ending), "kept": int(keep.sum()),
-                                           "keep_rate_parameter": keep_rate}
+                self.truth[key][period] = {
+                    "trials_ended": len(ending),
+                    "kept": int(keep.sum()),
+                    "keep_rate_parameter": keep_rate,
+                }
         # campaign responses: orders of the offered product
-        for sub, prod, ts in zip(camp["resp_sub"].astype(np.int64) if len(camp["resp_sub"]) else [],
-                                 camp["resp_product"], camp["resp_ts"], strict=False):
-            pass  # handled vectorised below
         if len(camp["resp_sub"]):
             subs = camp["resp_sub"].astype(np.int64)
             for prod in np.unique(camp["resp_product"]):
@@ -743,7 +840,6 @@ class Simulator:
                     continue  # plan offers (retention) are recorded as responses only
                 sel = camp["resp_product"] == prod
                 j = VAS_IDX[prod]
-                new = subs[sel] & 0 == 0
                 new = ~s["hold"][subs[sel], j]
                 chosen = subs[sel][new]
                 add(chosen, prod, "order", int(prod.endswith("_TRIAL")), camp["resp_ts"][sel][new])
@@ -771,10 +867,13 @@ class Simulator:
         ids = np.arange(self.next_ids["event"], self.next_ids["event"] + n)
         self.next_ids["event"] += n
         return {
-            "event_id": ids, "sub_id": SUB_ID0 + subs[order], "service_code": codes[order],
+            "event_id": ids,
+            "sub_id": SUB_ID0 + subs[order],
+            "service_code": codes[order],
             "sp_code": np.array([sp_of.get(c) for c in codes[order]], object),
             "event": np.concatenate(ev["event"])[order] if n else np.array([], object),
-            "ts": ts[order], "channel_id": self.s["channel"][subs[order]],
+            "ts": ts[order],
+            "channel_id": self.s["channel"][subs[order]],
             "is_trial": np.concatenate(ev["trial"])[order] if n else np.array([], np.int8),
         }
 
@@ -802,14 +901,28 @@ class Simulator:
         items.append((np.arange(len(idx)), "VOICE_ROAM", None, "voice", cents(tot["roam"] * P.ROAM_RATE), 0, None))
         items.append((np.arange(len(idx)), "SMS_P2P", None, "sms", cents(tot["sms"] * P.SMS_PRICE), 0, None))
         items.append((np.arange(len(idx)), "MMS", None, "mms", cents(tot["mms"] * P.MMS_PRICE), 0, None))
-        items.append((np.arange(len(idx)), "GPRS_FLOW", None, "gprs",
-                      cents(np.maximum(tot["data"] - pack_mb, 0) * P.GPRS_PRICE_PER_MB), 0, None))
+        items.append(
+            (
+                np.arange(len(idx)),
+                "GPRS_FLOW",
+                None,
+                "gprs",
+                cents(np.maximum(tot["data"] - pack_mb, 0) * P.GPRS_PRICE_PER_MB),
+                0,
+                None,
+            )
+        )
         trial_campaign = {}
         if len(camp["resp_sub"]):
             for prod in ("CRBT_TRIAL", "GPRS_TRIAL"):
                 sel = camp["resp_product"] == prod
-                trial_campaign[prod] = dict(zip(camp["resp_sub"][sel].astype(np.int64).tolist(),
-                                                camp["resp_campaign"][sel].tolist(), strict=True))
+                trial_campaign[prod] = dict(
+                    zip(
+                        camp["resp_sub"][sel].astype(np.int64).tolist(),
+                        camp["resp_campaign"][sel].tolist(),
+                        strict=True,
+                    )
+                )
         for j, v in enumerate(VAS_ALL):
             held = s["hold"][idx, j]
             pos = np.flatnonzero(held)
@@ -819,16 +932,22 @@ class Simulator:
             if v[0] in trial_campaign:
                 camp_ids = np.array([trial_campaign[v[0]].get(int(x)) for x in idx[pos]], object)
             items.append((pos, v[0], v[0], v[3], np.full(len(pos), v[4] * 100, np.int64), 0, camp_ids))
-        in_vnet = np.flatnonzero(s["vnet"][idx] >= 0) if False else np.flatnonzero(np.isin(idx, self.members["sub"][self.members["vnet"] >= 0]))
-        items.append((in_vnet, "GRP_VNET_MEMBER", "GRP_VPMN", "group_vnet",
-                      np.full(len(in_vnet), int(P.VNET_MEMBER_FEE * 100), np.int64), 0, None))
+        in_vnet = np.flatnonzero(np.isin(idx, self.members["sub"][self.members["vnet"] >= 0]))
+        items.append(
+            (
+                in_vnet,
+                "GRP_VNET_MEMBER",
+                "GRP_VPMN",
+                "group_vnet",
+                np.full(len(in_vnet), int(P.VNET_MEMBER_FEE * 100), np.int64),
+                0,
+                None,
+            )
+        )
         cols = {k: [] for k in self.contracts["billing_items"].column_names}
         spend = np.zeros(len(idx), np.int64)
         for pos, code, prod, cat, gross, disc, cmp in items:
-            gross = np.broadcast_to(gross, len(pos)) if np.ndim(gross) else np.full(len(pos), gross)
-            gross = np.asarray(gross)[: len(pos)] if len(np.atleast_1d(gross)) != len(pos) else gross
-            if len(gross) == len(idx) and len(pos) == len(idx):
-                pass
+            gross = np.asarray(gross)
             disc = np.full(len(pos), disc, np.int64) if np.ndim(disc) == 0 else np.asarray(disc)
             keep = gross > 0
             pos, gross, disc = pos[keep], gross[keep], disc[keep]
@@ -862,8 +981,9 @@ class Simulator:
         rep = np.repeat(pre_pos, n_top)
         each = np.repeat(np.ceil(spend[pre_pos] / n_top / 1000) * 1000, n_top).astype(np.int64)
         top_ts = _timestamps(rng, ms, days, len(rep))
-        top_channel = rng.choice(["card", "hall", "web", "wap", "agent", "self_service"], len(rep),
-                                 p=[0.45, 0.2, 0.12, 0.08, 0.1, 0.05])
+        top_channel = rng.choice(
+            ["card", "hall", "web", "wap", "agent", "self_service"], len(rep), p=[0.45, 0.2, 0.12, 0.08, 0.1, 0.05]
+        )
         # postpaid: pay last month's bill plus arrears; some pay part or nothing (risk-driven)
         post_pos = np.flatnonzero(~pre)
         owed = s["bill_prev"][idx[post_pos]] + s["arrears"][idx[post_pos]]
@@ -911,7 +1031,9 @@ class Simulator:
         product = np.where(category == "sp_charges", "MONTERNET", None).astype(object)
         cols = {
             "ticket_id": np.arange(self.next_ids["ticket"], self.next_ids["ticket"] + n),
-            "sub_id": SUB_ID0 + idx[rep][order], "ts": ts[order], "category": category[order],
+            "sub_id": SUB_ID0 + idx[rep][order],
+            "ts": ts[order],
+            "category": category[order],
             "product_id": product[order],
             "channel": rng.choice(P.COMPLAINT_CHANNELS, n, p=P.COMPLAINT_CHANNEL_WEIGHTS).astype(object)[order],
             "resolved_at": np.where(resolved, res_ts, np.datetime64("NaT"))[order],
@@ -928,92 +1050,155 @@ class Simulator:
         status_at = np.where(churned, deact, np.where(s["suspended"][idx], me, s["activated"][idx]))
         reason = np.where(churned, np.array(["voluntary", "port_out", "nonpayment"], object)[s["reason"][idx]], None)
         msisdn = (13_800_000_000 + (MSISDN_MULT * idx + 12_345) % 1_000_000_000).astype(str).astype(object)
-        self._emit("crm_subscriber", period, {
-            "sub_id": SUB_ID0 + idx, "msisdn": msisdn, "cust_id": CUST_ID0 + s["cust"][idx],
-            "account_id": ACCOUNT_ID0 + idx,
-            "brand": np.array(BRAND_CODES, object)[s["brand"][idx]],
-            "payment_type": np.where(s["postpaid"][idx], "postpaid", "prepaid").astype(object),
-            "plan_id": np.array([p[1] for p in PLANS], object)[s["plan"][idx]],
-            "city_code": np.array(CITY_CODES, object)[s["city"][idx]],
-            "activated_at": s["activated"][idx],
-            "activation_type": np.array(["new", "port_in"], object)[s["act_type"][idx]],
-            "status": status, "status_at": status_at, "deactivation_reason": reason,
-            "channel_id": s["channel"][idx], "imei_tac": s["tac"][idx].astype(str).astype(object),
-            "contract_end": s["contract_end"][idx],
-        }, created_at)
+        self._emit(
+            "crm_subscriber",
+            period,
+            {
+                "sub_id": SUB_ID0 + idx,
+                "msisdn": msisdn,
+                "cust_id": CUST_ID0 + s["cust"][idx],
+                "account_id": ACCOUNT_ID0 + idx,
+                "brand": np.array(BRAND_CODES, object)[s["brand"][idx]],
+                "payment_type": np.where(s["postpaid"][idx], "postpaid", "prepaid").astype(object),
+                "plan_id": np.array([p[1] for p in PLANS], object)[s["plan"][idx]],
+                "city_code": np.array(CITY_CODES, object)[s["city"][idx]],
+                "activated_at": s["activated"][idx],
+                "activation_type": np.array(["new", "port_in"], object)[s["act_type"][idx]],
+                "status": status,
+                "status_at": status_at,
+                "deactivation_reason": reason,
+                "channel_id": s["channel"][idx],
+                "imei_tac": s["tac"][idx].astype(str).astype(object),
+                "contract_end": s["contract_end"][idx],
+            },
+            created_at,
+        )
         custs = np.unique(s["cust"][idx])
         n_g = self.n_groups_all
-        self._emit("crm_customer", period, {
-            "cust_id": np.concatenate([CUST_ID0 + custs, 90_000_000 + np.arange(n_g)]),
-            "cust_name": np.concatenate([c["name"][custs], g["name"]]),
-            "id_number": np.concatenate([c["idno"][custs], g["credit"]]),
-            "gender": np.concatenate([np.array(["M", "F"], object)[c["gender"][custs]], np.full(n_g, None, object)]),
-            "birth_date": np.concatenate([c["birth"][custs], np.full(n_g, np.datetime64("NaT"), "datetime64[D]")]),
-            "city_code": np.array(CITY_CODES, object)[np.concatenate([c["city"][custs], g["city"]])],
-            "county_code": np.concatenate([
-                np.char.add(np.array(CITY_CODES)[c["city"][custs]], np.char.zfill(c["county"][custs].astype(str), 2)).astype(object),
-                np.char.add(np.array(CITY_CODES)[g["city"]], "01").astype(object)]),
-            "cust_type": np.array(["individual"] * len(custs) + ["group"] * n_g, object),
-            "star_level": np.concatenate([c["star"][custs], np.full(n_g, 5, np.int8)]),
-            "created_at": np.concatenate([c["created"][custs], g["created"]]),
-        }, created_at)
+        self._emit(
+            "crm_customer",
+            period,
+            {
+                "cust_id": np.concatenate([CUST_ID0 + custs, 90_000_000 + np.arange(n_g)]),
+                "cust_name": np.concatenate([c["name"][custs], g["name"]]),
+                "id_number": np.concatenate([c["idno"][custs], g["credit"]]),
+                "gender": np.concatenate(
+                    [np.array(["M", "F"], object)[c["gender"][custs]], np.full(n_g, None, object)]
+                ),
+                "birth_date": np.concatenate([c["birth"][custs], np.full(n_g, np.datetime64("NaT"), "datetime64[D]")]),
+                "city_code": np.array(CITY_CODES, object)[np.concatenate([c["city"][custs], g["city"]])],
+                "county_code": np.concatenate(
+                    [
+                        np.char.add(
+                            np.array(CITY_CODES)[c["city"][custs]], np.char.zfill(c["county"][custs].astype(str), 2)
+                        ).astype(object),
+                        np.char.add(np.array(CITY_CODES)[g["city"]], "01").astype(object),
+                    ]
+                ),
+                "cust_type": np.array(["individual"] * len(custs) + ["group"] * n_g, object),
+                "star_level": np.concatenate([c["star"][custs], np.full(n_g, 5, np.int8)]),
+                "created_at": np.concatenate([c["created"][custs], g["created"]]),
+            },
+            created_at,
+        )
         cat = [(p[1], p[2], "plan", p[0], p[3] * 100, "monthly_fee", 0, 0) for p in PLANS]
-        cat += [(v[0], v[1], v[2], "GOTONE" if v[0] == "GPRS_TRIAL" else None, v[4] * 100, v[3], v[5], v[6])
-                for v in VAS_ALL]
+        cat += [
+            (v[0], v[1], v[2], "GOTONE" if v[0] == "GPRS_TRIAL" else None, v[4] * 100, v[3], v[5], v[6])
+            for v in VAS_ALL
+        ]
         cat += [(gp[0], gp[1], "group", None, gp[3][0] * 100, gp[2], 1, 1) for gp in P.GROUP_PRODUCTS]
-        cat += [("VOICE_LOCAL", "语音通话", "usage", None, 0, "voice", 0, 0),
-                ("VOICE_ROAM", "漫游通话", "usage", None, 0, "voice", 0, 0),
-                ("SMS_P2P", "点对点短信", "usage", None, 0, "sms", 1, 1),
-                ("MMS", "彩信", "usage", None, 0, "mms", 1, 1),
-                ("GPRS_FLOW", "GPRS流量", "usage", None, 0, "gprs", 1, 1)]
+        cat += [
+            ("VOICE_LOCAL", "语音通话", "usage", None, 0, "voice", 0, 0),
+            ("VOICE_ROAM", "漫游通话", "usage", None, 0, "voice", 0, 0),
+            ("SMS_P2P", "点对点短信", "usage", None, 0, "sms", 1, 1),
+            ("MMS", "彩信", "usage", None, 0, "mms", 1, 1),
+            ("GPRS_FLOW", "GPRS流量", "usage", None, 0, "gprs", 1, 1),
+        ]
         stages = ["launch", "growth", "mature", "decline"]
-        self._emit("product_catalog", period, {
-            "product_id": [r[0] for r in cat], "product_name": [r[1] for r in cat],
-            "product_type": [r[2] for r in cat], "brand": pa.array([r[3] for r in cat], pa.string()),
-            "monthly_fee": np.array([r[4] for r in cat], np.int64),
-            "revenue_category": [r[5] for r in cat], "is_new_business": [r[6] for r in cat],
-            "is_data_vas": [r[7] for r in cat],
-            "lifecycle_stage": [stages[(i * 7) % 4] if r[2] != "trial" else "launch" for i, r in enumerate(cat)],
-            "launched_at": np.full(len(cat), np.datetime64("2003-03-01"), "datetime64[D]"),
-        }, created_at)
+        self._emit(
+            "product_catalog",
+            period,
+            {
+                "product_id": [r[0] for r in cat],
+                "product_name": [r[1] for r in cat],
+                "product_type": [r[2] for r in cat],
+                "brand": pa.array([r[3] for r in cat], pa.string()),
+                "monthly_fee": np.array([r[4] for r in cat], np.int64),
+                "revenue_category": [r[5] for r in cat],
+                "is_new_business": [r[6] for r in cat],
+                "is_data_vas": [r[7] for r in cat],
+                "lifecycle_stage": [stages[(i * 7) % 4] if r[2] != "trial" else "launch" for i, r in enumerate(cat)],
+                "launched_at": np.full(len(cat), np.datetime64("2003-03-01"), "datetime64[D]"),
+            },
+            created_at,
+        )
         ch = self.channels
-        self._emit("channel", period, {
-            "channel_id": [r[0] for r in ch], "channel_name": [r[1] for r in ch],
-            "channel_type": [r[2] for r in ch], "city_code": pa.array([r[3] for r in ch], pa.string()),
-            "area_type": [r[4] for r in ch], "opened_at": self.channel_opened,
-        }, created_at)
-        self._emit("group_customer", period, {
-            "group_id": g["id"], "group_name": g["name"], "legal_person_id": g["legal"],
-            "industry": pa.array(g["industry"].tolist(), pa.string()),
-            "city_code": np.array(CITY_CODES, object)[g["city"]],
-            "account_manager": pa.array(g["manager"].tolist(), pa.string()),
-            "employees": g["employees"], "created_at": g["created"],
-        }, created_at)
+        self._emit(
+            "channel",
+            period,
+            {
+                "channel_id": [r[0] for r in ch],
+                "channel_name": [r[1] for r in ch],
+                "channel_type": [r[2] for r in ch],
+                "city_code": pa.array([r[3] for r in ch], pa.string()),
+                "area_type": [r[4] for r in ch],
+                "opened_at": self.channel_opened,
+            },
+            created_at,
+        )
+        self._emit(
+            "group_customer",
+            period,
+            {
+                "group_id": g["id"],
+                "group_name": g["name"],
+                "legal_person_id": g["legal"],
+                "industry": pa.array(g["industry"].tolist(), pa.string()),
+                "city_code": np.array(CITY_CODES, object)[g["city"]],
+                "account_manager": pa.array(g["manager"].tolist(), pa.string()),
+                "employees": g["employees"],
+                "created_at": g["created"],
+            },
+            created_at,
+        )
         # members who churned this month leave their groups on the deactivation day
         left_now = np.isnat(mem["left"]) & ~np.isnat(s["deact"][mem["sub"]])
         mem["left"][left_now] = s["deact"][mem["sub"][left_now]]
         show = np.isnat(mem["left"]) | (mem["left"] >= ms)
         order = np.lexsort((mem["sub"][show], mem["group"][show]))
-        self._emit("group_member", period, {
-            "group_id": g["id"][mem["group"][show]][order], "sub_id": SUB_ID0 + mem["sub"][show][order],
-            "vnet_id": pa.array(np.where(mem["vnet"][show] >= 0, mem["vnet"][show], -1)[order], pa.int64(),
-                                mask=(mem["vnet"][show] < 0)[order]),
-            "member_role": mem["role"][show][order], "joined_at": mem["joined"][show][order],
-            "left_at": mem["left"][show][order],
-        }, created_at)
+        self._emit(
+            "group_member",
+            period,
+            {
+                "group_id": g["id"][mem["group"][show]][order],
+                "sub_id": SUB_ID0 + mem["sub"][show][order],
+                "vnet_id": pa.array(
+                    np.where(mem["vnet"][show] >= 0, mem["vnet"][show], -1)[order],
+                    pa.int64(),
+                    mask=(mem["vnet"][show] < 0)[order],
+                ),
+                "member_role": mem["role"][show][order],
+                "joined_at": mem["joined"][show][order],
+                "left_at": mem["left"][show][order],
+            },
+            created_at,
+        )
         gp = self.group_products
-        self._emit("group_product", period, {
-            "group_product_id": np.arange(1, len(gp) + 1),
-            "group_id": g["id"][[p[0] for p in gp]], "product_id": [p[1] for p in gp],
-            "vnet_id": pa.array([p[2] if p[2] >= 0 else None for p in gp], pa.int64()),
-            "monthly_fee": np.array([p[3] for p in gp], np.int64),
-            "licensed_users": [p[4] for p in gp],
-            "start_date": g["created"][[p[0] for p in gp]] + 30 * DAY,
-            "end_date": np.full(len(gp), np.datetime64("NaT"), "datetime64[D]"),
-        }, created_at)
-        churn_share = {}
-        for gid in self.truth["group_high_churn"][period]:
-            churn_share[gid] = True
+        self._emit(
+            "group_product",
+            period,
+            {
+                "group_product_id": np.arange(1, len(gp) + 1),
+                "group_id": g["id"][[p[0] for p in gp]],
+                "product_id": [p[1] for p in gp],
+                "vnet_id": pa.array([p[2] if p[2] >= 0 else None for p in gp], pa.int64()),
+                "monthly_fee": np.array([p[3] for p in gp], np.int64),
+                "licensed_users": [p[4] for p in gp],
+                "start_date": g["created"][[p[0] for p in gp]] + 30 * DAY,
+                "end_date": np.full(len(gp), np.datetime64("NaT"), "datetime64[D]"),
+            },
+            created_at,
+        )
         self.truth.setdefault("group_defects_monthly", {})[period] = {
             **self.group_defects_static,
             "groups_high_churn": len(self.truth["group_high_churn"][period]),
@@ -1029,12 +1214,20 @@ class Simulator:
         t.mkdir(parents=True, exist_ok=True)
         pq.write_table(pa.concat_tables(self.churn_rows), t / "churn_truth.parquet")
         doc = {
-            "generator": {"subscribers": self.cfg.subscribers, "months": self.cfg.months,
-                          "start": self.cfg.start, "seed": self.cfg.seed, "encoding": self.cfg.encoding},
-            "churn_model": {"intercept": round(self.intercept, 6), "weights": P.CHURN_WEIGHTS,
-                            "brand_offsets": {b: P.BRANDS[b]["churn_offset"] for b in BRAND_CODES},
-                            "group_member_factor": P.GROUP_MEMBER_CHURN_FACTOR,
-                            "drivers_file": "churn_truth.parquet"},
+            "generator": {
+                "subscribers": self.cfg.subscribers,
+                "months": self.cfg.months,
+                "start": self.cfg.start,
+                "seed": self.cfg.seed,
+                "encoding": self.cfg.encoding,
+            },
+            "churn_model": {
+                "intercept": round(self.intercept, 6),
+                "weights": P.CHURN_WEIGHTS,
+                "brand_offsets": {b: P.BRANDS[b]["churn_offset"] for b in BRAND_CODES},
+                "group_member_factor": P.GROUP_MEMBER_CHURN_FACTOR,
+                "drivers_file": "churn_truth.parquet",
+            },
             "monthly": self.truth["monthly"],
             "ringback_keep_rate": P.RINGBACK_KEEP_RATE,
             "ringback_trials": self.truth["ringback"],
@@ -1042,11 +1235,14 @@ class Simulator:
             "campaigns": self.truth["campaigns"],
         }
         _dump(t / "truth.json", doc)
-        _dump(t / "group_defects.json", {
-            "rules": P.GROUP_RULES,
-            "definitions": GROUP_DEFECT_DEFINITIONS,
-            "monthly": self.truth["group_defects_monthly"],
-        })
+        _dump(
+            t / "group_defects.json",
+            {
+                "rules": P.GROUP_RULES,
+                "definitions": GROUP_DEFECT_DEFINITIONS,
+                "monthly": self.truth["group_defects_monthly"],
+            },
+        )
 
 
 GROUP_DEFECT_DEFINITIONS = {
@@ -1064,7 +1260,7 @@ GROUP_DEFECT_DEFINITIONS = {
     "groups_region_mismatch": "groups whose city differs from the city of most of their members",
     "suspected_fake_members": "current members with no outgoing voice, SMS or data all month",
     "groups_high_churn": ">= high_churn_share of the members at month start left in the month "
-                         "(groups with >= high_churn_min_members members)",
+    "(groups with >= high_churn_min_members members)",
 }
 
 

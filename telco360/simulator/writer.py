@@ -57,8 +57,7 @@ class DeliveryWriter:
     def close(self) -> None:
         self.con.close()
 
-    def write(self, contract: Contract, period: str, columns: dict[str, np.ndarray | list],
-              created_at: str) -> Path:
+    def write(self, contract: Contract, period: str, columns: dict[str, np.ndarray | list], created_at: str) -> Path:
         names = contract.column_names
         if list(columns) != names:
             raise ValueError(f"{contract.source}: columns {list(columns)} != contract {names}")
@@ -87,8 +86,9 @@ class DeliveryWriter:
         return folder
 
 
-def write_manifest(folder: Path, contract: Contract, period: str, files: list[dict],
-                   encoding: str, created_at: str) -> None:
+def write_manifest(
+    folder: Path, contract: Contract, period: str, files: list[dict], encoding: str, created_at: str
+) -> None:
     manifest = {
         "source": contract.source,
         "period": period,
