@@ -29,20 +29,34 @@ as_owner() {
   if [ "$(id -u)" = 0 ]; then su postgres -s /bin/bash -c "$*"; else bash -c "$*"; fi
 }
 
+# the server's own files: under var/pg, unless (as root) the postgres user cannot reach that folder
+# (e.g. a checkout inside a mode-700 temporary folder): then under postgres's home, keyed by this checkout
+datadir=$pgdir/data
+sockdir=$pgdir
+mkdir -p "$pgdir"
+if [ "$(id -u)" = 0 ]; then
+  chown postgres "$pgdir"; chmod 700 "$pgdir"
+  if ! su postgres -s /bin/sh -c "test -w '$pgdir'" 2>/dev/null; then
+    key=$(printf '%s' "$pgdir" | md5sum | cut -c1-10)
+    sockdir=/var/lib/postgresql/telco360-$key
+    datadir=$sockdir/data
+    mkdir -p "$sockdir"; chown postgres "$sockdir"; chmod 700 "$sockdir"
+  fi
+fi
+
 case "$cmd" in
   up)
-    mkdir -p "$pgdir"
-    if [ "$(id -u)" = 0 ]; then chown postgres "$pgdir"; chmod 700 "$pgdir"; fi
-    if [ ! -f "$pgdir/data/PG_VERSION" ]; then
-      as_owner "'$bindir/initdb' -D '$pgdir/data' -U postgres --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8" >/dev/null
+    fresh=0
+    if [ ! -f "$datadir/PG_VERSION" ]; then
+      fresh=1
+      as_owner "'$bindir/initdb' -D '$datadir' -U postgres --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8" >/dev/null
     fi
-    if ! as_owner "'$bindir/pg_ctl' -D '$pgdir/data' status" >/dev/null 2>&1; then
-      as_owner "'$bindir/pg_ctl' -D '$pgdir/data' -l '$pgdir/server.log' -w -o \"-p $port -k '$pgdir' -c listen_addresses=127.0.0.1\" start" >/dev/null
+    if ! as_owner "'$bindir/pg_ctl' -D '$datadir' status" >/dev/null 2>&1; then
+      as_owner "'$bindir/pg_ctl' -D '$datadir' -l '$sockdir/server.log' -w -o \"-p $port -k '$sockdir' -c listen_addresses=127.0.0.1\" start" >/dev/null
     fi
-    pwfile=$pgdir/.password
-    if [ ! -f "$pgdir/env" ]; then
+    if [ ! -f "$pgdir/env" ] || [ "$fresh" = 1 ]; then
       password=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
-      as_owner "'$bindir/psql' -h '$pgdir' -p $port -U postgres -d postgres -v ON_ERROR_STOP=1 -q" <<SQL
+      as_owner "'$bindir/psql' -h '$sockdir' -p $port -U postgres -d postgres -v ON_ERROR_STOP=1 -q" <<SQL
 DO \$\$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'telco360') THEN
     CREATE ROLE telco360 LOGIN CREATEROLE;
@@ -53,13 +67,12 @@ SELECT 'CREATE DATABASE telco360 OWNER telco360' WHERE NOT EXISTS (SELECT FROM p
 SQL
       umask 077
       echo "export TELCO360_PG_DSN='postgresql://telco360:$password@127.0.0.1:$port/telco360'" > "$pgdir/env"
-      rm -f "$pwfile"
     fi
     echo "PostgreSQL on 127.0.0.1:$port (DSN in $pgdir/env)"
     ;;
   down)
-    if [ -n "$bindir" ] && [ -f "$pgdir/data/PG_VERSION" ]; then
-      as_owner "'$bindir/pg_ctl' -D '$pgdir/data' -m fast stop" >/dev/null 2>&1 || true
+    if [ -n "$bindir" ] && [ -f "$datadir/PG_VERSION" ]; then
+      as_owner "'$bindir/pg_ctl' -D '$datadir' -m fast stop" >/dev/null 2>&1 || true
     fi
     ;;
   *) echo "usage: $0 up|down" >&2; exit 2 ;;

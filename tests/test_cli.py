@@ -49,3 +49,10 @@ def test_postgres_target_without_dsn_is_a_clear_error(args, monkeypatch, tmp_pat
     monkeypatch.setenv("TELCO360_HOME", str(tmp_path))
     with pytest.raises(SystemExit, match="TELCO360_PG_DSN"):
         main([*args, "--landing", str(Path(tmp_path))])
+
+
+def test_committed_contract_reference_is_up_to_date():
+    from telco360.contracts import contracts_markdown
+
+    committed = (Path(__file__).resolve().parent.parent / "docs" / "contracts.md").read_text(encoding="utf-8")
+    assert committed.strip() == contracts_markdown().strip(), "run: telco360 contracts > docs/contracts.md"

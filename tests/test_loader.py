@@ -176,3 +176,60 @@ def test_a_gbk_delivery_loads_the_same_as_its_utf8_twin(warehouse, landing_gbk, 
     assert all(any("\u4e00" <= ch <= "\u9fff" for ch in n[0]) for n in names)  # Chinese survived GBK
     encodings = con.execute("SELECT DISTINCT encoding FROM g.audit.load_manifest").fetchall()
     assert encodings == [("gbk",)]
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "rule"),
+    [
+        ("amount", "12.3O", "type"),  # letter O: not a number
+        ("amount", "12.345", "type"),  # sub-cent amounts are not money
+        ("amount", "1e3", "type"),  # exponent notation is not money
+        ("amount", "99999999.00", "range"),
+        ("sub_id", "1.5", "type"),  # would round to 2
+        ("sub_id", "0x10", "type"),
+        ("ts", "2026-01-32 10:00:00", "type"),
+        ("ts", "2026-01-05T10:00:00", "type"),
+        ("arrears_after", "-1.00", "range"),
+        ("channel", "pigeon", "enum"),
+        ("txn_id", "", "required"),
+    ],
+)
+def test_each_value_rule_catches_its_value(tmp_path, column, value, rule):
+    """One bad field in an otherwise valid row is quarantined with the rule, and never loaded."""
+    from telco360.contracts import load_contracts
+    from telco360.simulator.writer import write_manifest
+
+    contract = load_contracts()["recharge_payment"]
+    good = {
+        "txn_id": "1",
+        "sub_id": "10000001",
+        "ts": "2026-01-05 10:00:00",
+        "amount": "50.00",
+        "channel": "card",
+        "txn_type": "topup",
+        "arrears_after": "0.00",
+    }
+    bad = {**good, "txn_id": "2", column: value}
+    folder = tmp_path / "landing" / "recharge_payment" / "2026-01"
+    folder.mkdir(parents=True)
+    lines = ["|".join(contract.column_names)] + ["|".join(r[c] for c in contract.column_names) for r in (good, bad)]
+    (folder / "part-00000.txt").write_text("\n".join(lines) + "\n")
+    from telco360.simulator.writer import file_facts
+
+    sha, rows, size = file_facts(folder / "part-00000.txt")
+    write_manifest(
+        folder,
+        contract,
+        "2026-01",
+        [{"name": "part-00000.txt", "rows": rows, "bytes": size, "sha256": sha}],
+        "utf-8",
+        "2026-02-01T00:00:00",
+    )
+    target = DuckDBTarget(tmp_path / "w.duckdb", tmp_path / "tmp")
+    (result,) = Loader(target, tmp_path / "tmp").load_source(tmp_path / "landing", "recharge_payment")
+    quarantined = target.con.execute("SELECT rule, row_number, raw_line FROM audit.quarantine").fetchall()
+    loaded = target.con.execute("SELECT txn_id FROM raw.recharge_payment").fetchall()
+    target.close()
+    assert (result.rows_loaded, result.rows_quarantined) == (1, 1)
+    assert quarantined == [(rule, 3, lines[2])]
+    assert loaded == [(1,)]

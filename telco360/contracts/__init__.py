@@ -73,8 +73,8 @@ def _column(spec: dict, source: str) -> Column:
     spec = dict(spec)
     if spec.get("enum") is not None:
         spec["enum"] = tuple(str(v) for v in spec["enum"])
-    for bound in ("min", "max"):
-        if isinstance(spec.get(bound), str) is False and spec.get(bound) is not None:
+    for bound in ("min", "max"):  # dates stay ISO strings; numbers become floats
+        if spec.get(bound) is not None and not isinstance(spec[bound], str):
             spec[bound] = float(spec[bound])
     return Column(**spec)
 
@@ -110,6 +110,14 @@ def load_contracts(path: Path = CONTRACTS_FILE) -> dict[str, Contract]:
     return out
 
 
+def _shown(bound) -> str:
+    if bound is None:
+        return ""
+    if isinstance(bound, float) and bound.is_integer():
+        return str(int(bound))
+    return str(bound)
+
+
 def contracts_markdown() -> str:
     """Render the contracts as a Markdown reference (``telco360 contracts``)."""
     lines = ["# Source contracts", "", f"Generated from `{CONTRACTS_FILE.name}`.", ""]
@@ -130,11 +138,9 @@ def contracts_markdown() -> str:
             if col.enum:
                 rules.append("one of " + ", ".join(col.enum))
             if col.min is not None or col.max is not None:
-                rules.append(
-                    f"range [{col.min if col.min is not None else ''}, {col.max if col.max is not None else ''}]"
-                )
+                rules.append(f"range [{_shown(col.min)}, {_shown(col.max)}]")
             if col.pattern:
-                rules.append(f"matches `{col.pattern}`")
+                rules.append("matches `" + col.pattern.replace("|", "\\|") + "`")
             if col.in_period:
                 rules.append("inside the delivery period")
             lines.append(

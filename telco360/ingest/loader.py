@@ -28,9 +28,11 @@ from telco360.ingest.targets import LoadRecord, Target
 
 log = logging.getLogger("telco360.ingest")
 
-STRUCTURAL_RULES = {
+# DuckDB CSV reader error types -> our rules
+READER_RULES = {
     "MISSING COLUMNS": "column_count",
     "TOO MANY COLUMNS": "column_count",
+    "CAST": "type",
     "INVALID UNICODE": "encoding",
 }
 
@@ -205,9 +207,8 @@ class Loader:
         finally:
             shutil.rmtree(work, ignore_errors=True)
             con = self.target.validation_connection()
-            for name in ("_checked", "_files", "_breaks", "_rej_errors", "_rej_scans"):
+            for name in ("_checked", "_files", "_breaks", "_rej_errors", "_rej_scans", "_quarantine", "_lines"):
                 con.execute(f"DROP TABLE IF EXISTS {name}")
-            con.execute("DROP VIEW IF EXISTS _numbered")
 
     # ------------------------------------------------------------------ internals
     def _stamp(self, record: LoadRecord, t0: float) -> None:
@@ -238,26 +239,58 @@ class Loader:
             seconds=record.duration_s,
         )
 
-    def _validate(self, d: Delivery, contract: Contract, record: LoadRecord) -> tuple[str, str, tuple[int, int]]:
+    def _validate(self, d: Delivery, contract: Contract, record: LoadRecord) -> tuple[str, str | None, tuple[int, int]]:
+        """Check every row in DuckDB; returns the SELECTs of valid and quarantined rows, and their counts."""
         con = self.target.validation_connection()
         rules = R.compile_rules(contract, d.period)
         paths = [str(f.path) for f in d.files]
-        con.execute("CREATE OR REPLACE TEMP TABLE _files (path VARCHAR, file VARCHAR)")
-        con.executemany(
-            "INSERT INTO _files VALUES (?, ?)", [(str(f.path), f"{d.source}/{d.period}/{f.name}") for f in d.files]
-        )
-        columns = "{" + ", ".join(f"{R.lit(c)}: 'VARCHAR'" for c in contract.column_names) + "}"
         for name in ("_rej_errors", "_rej_scans"):
             con.execute(f"DROP TABLE IF EXISTS {name}")
-        cols = ", ".join(R.q(c) for c in contract.column_names)
+        typed = ", ".join(f"{R.typed(c)} AS {R.q(c.name)}" for c in contract.columns)
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE _checked AS
-            SELECT filename AS _path, {R.fail_expression(rules)} AS _fail, NULL::BIGINT AS _dup_of, {cols}
-            FROM read_csv({paths!r}, columns = {columns}, header = true, delim = {R.lit(contract.delimiter)},
-                          quote = '', escape = '', auto_detect = false, filename = true,
-                          ignore_errors = true, store_rejects = true,
-                          rejects_table = '_rej_errors', rejects_scan = '_rej_scans')
+            SELECT _path, _fail, NULL::BIGINT AS _dup_of,
+                   CASE WHEN _fail <> 0 THEN {R.detail_expression(rules)} END AS _detail, {typed}
+            FROM (SELECT filename AS _path, {R.fail_expression(rules)} AS _fail, * EXCLUDE (filename)
+                  FROM read_csv({paths!r}, columns = {R.reader_columns(contract)}, header = true,
+                                delim = {R.lit(contract.delimiter)}, quote = '', escape = '',
+                                dateformat = {R.lit(R.DATE_FORMAT)}, timestampformat = {R.lit(R.TIMESTAMP_FORMAT)},
+                                auto_detect = false, filename = true, ignore_errors = true, store_rejects = true,
+                                rejects_table = '_rej_errors', rejects_scan = '_rej_scans'))
         """)
+        # row i of a file (in read order) is line i + 2, shifted by each line the reader rejected before it
+        con.execute("CREATE OR REPLACE TEMP TABLE _files (path VARCHAR, file VARCHAR, r0 BIGINT)")
+        con.executemany(
+            "INSERT INTO _files VALUES (?, ?, NULL)",
+            [(str(f.path), f"{d.source}/{d.period}/{f.name}") for f in d.files],
+        )
+        con.execute(
+            "UPDATE _files SET r0 = s.r0 FROM (SELECT _path, min(rowid) AS r0 FROM _checked GROUP BY _path) s "
+            "WHERE _files.path = s._path"
+        )
+        con.execute("""
+            CREATE OR REPLACE TEMP TABLE _breaks AS
+            SELECT s.file_path AS path, e.line - 2 - (row_number() OVER w - 1) AS thr, row_number() OVER w AS shift
+            FROM (SELECT DISTINCT scan_id, file_id, line FROM _rej_errors) e
+            JOIN _rej_scans s USING (scan_id, file_id)
+            WINDOW w AS (PARTITION BY s.file_path ORDER BY e.line)
+        """)
+        has_rejects = con.execute("SELECT count(*) FROM _breaks").fetchone()[0] > 0
+
+        def numbered(where: str) -> str:
+            """_checked rows matching `where`, with _file and _line."""
+            if not has_rejects:
+                return (
+                    f"SELECT c.*, c.rowid AS _rid, f.file AS _file, c.rowid - f.r0 + 2 AS _line "
+                    f"FROM _checked c JOIN _files f ON f.path = c._path WHERE {where}"
+                )
+            return f"""
+                SELECT b.*, b._idx + 2 + coalesce(k.shift, 0) AS _line FROM (
+                    SELECT c.*, c.rowid AS _rid, c.rowid - f.r0 AS _idx, f.file AS _file
+                    FROM _checked c JOIN _files f ON f.path = c._path WHERE {where}) b
+                ASOF LEFT JOIN (SELECT path, thr, max(shift) AS shift FROM _breaks GROUP BY path, thr) k
+                    ON b._path = k.path AND b._idx >= k.thr"""
+
         # repeated primary keys: the first occurrence (in file order) stays, later ones are quarantined
         pk = ", ".join(R.q(k) for k in contract.primary_key)
         dups = con.execute(
@@ -270,56 +303,66 @@ class Loader:
                       FROM _checked WHERE _fail = 0) d
                 WHERE _checked.rowid = d.rid AND d.rid <> d.first_rid
             """)
-        # line numbers: row i of a file (in read order) sits at line i + 2, shifted by every
-        # structurally rejected line before it
-        con.execute("""
-            CREATE OR REPLACE TEMP TABLE _breaks AS
-            SELECT s.file_path AS path, e.line - 2 - (row_number() OVER w - 1) AS thr,
-                   row_number() OVER w AS shift
-            FROM (SELECT DISTINCT scan_id, file_id, line FROM _rej_errors) e
-            JOIN _rej_scans s USING (scan_id, file_id)
-            WINDOW w AS (PARTITION BY s.file_path ORDER BY e.line)
-        """)
-        con.execute("""
-            CREATE OR REPLACE TEMP VIEW _numbered AS
-            WITH base AS (
-                SELECT c.*, c.rowid AS _rid, c.rowid - f.r0 AS _idx
-                FROM _checked c JOIN (SELECT _path, min(rowid) AS r0 FROM _checked GROUP BY _path) f USING (_path)
-            )
-            SELECT base.*, fl.file AS _file, base._idx + 2 + coalesce(b.shift, 0) AS _line
-            FROM base JOIN _files fl ON fl.path = base._path
-            ASOF LEFT JOIN (SELECT path, thr, max(shift) AS shift FROM _breaks GROUP BY path, thr) b
-                ON base._path = b.path AND base._idx >= b.thr
-        """)
+            key = " || ', ' || ".join(f"CAST(c.{R.q(k)} AS VARCHAR)" for k in contract.primary_key)
+            con.execute(f"""
+                UPDATE _checked c SET _detail = 'duplicate_key: ({", ".join(contract.primary_key)}) = (' || {key}
+                    || ') repeats line ' || first._line || ' of ' || first._file
+                FROM ({numbered("c.rowid IN (SELECT _dup_of FROM _checked)")}) first
+                WHERE c._dup_of = first._rid
+            """)
         loaded_at = f"TIMESTAMP '{record.started_at}'"
-        typed = ", ".join(f"{R.typed(c)} AS {R.q(c.name)}" for c in contract.columns)
+        cols = ", ".join(R.q(c) for c in contract.column_names)
         valid_sql = (
-            f"SELECT {typed}, {record.load_id} AS _load_id, _file, _line AS _row_number, "
-            f"{loaded_at} AS _loaded_at FROM _numbered WHERE _fail = 0 ORDER BY _rid"
+            f"SELECT {cols}, {record.load_id} AS _load_id, _file, _line AS _row_number, "
+            f"{loaded_at} AS _loaded_at FROM ({numbered('c._fail = 0')})"
         )
-        meta = f"{record.load_id}, {R.lit(d.source)}, {R.lit(d.period)}"
-        structural = " ".join(f"WHEN {R.lit(k)} THEN {R.lit(v)}" for k, v in STRUCTURAL_RULES.items())
-        quarantine_sql = f"""
-            SELECT {meta}, _file, _line, {R.rule_name_expression(rules)},
-                   {R.column_name_expression(rules, contract)}, {R.detail_expression(rules, contract)},
-                   {R.raw_line_expression(contract)}, {loaded_at}
-            FROM (SELECT n.*, d._line AS _dup_line, d._file AS _dup_file
-                  FROM (SELECT * FROM _numbered WHERE _fail <> 0) n
-                  LEFT JOIN _numbered d ON d._rid = n._dup_of)
-            UNION ALL
-            SELECT {meta}, fl.file, e.line,
-                   CASE e.error_type {structural} ELSE 'malformed' END,
-                   NULL,
-                   lower(replace(CASE e.error_type {structural} ELSE 'malformed' END, ' ', '_'))
-                       || ': ' || e.error_message,
-                   e.csv_line, {loaded_at}
-            FROM (SELECT * FROM _rej_errors QUALIFY row_number() OVER (PARTITION BY scan_id, file_id, line
-                                                                       ORDER BY column_idx) = 1) e
-            JOIN _rej_scans s USING (scan_id, file_id)
-            JOIN _files fl ON fl.path = s.file_path
-        """
         loaded, failed = con.execute(
             "SELECT count(*) FILTER (_fail = 0), count(*) FILTER (_fail <> 0) FROM _checked"
         ).fetchone()
-        structural_n = con.execute("SELECT count(DISTINCT (scan_id, file_id, line)) FROM _rej_errors").fetchone()[0]
-        return valid_sql, quarantine_sql, (loaded, failed + structural_n)
+        rejected_lines = con.execute("SELECT count(DISTINCT (scan_id, file_id, line)) FROM _rej_errors").fetchone()[0]
+        if failed + rejected_lines == 0:
+            return valid_sql, None, (loaded, 0)
+        meta = f"{record.load_id}::BIGINT, {R.lit(d.source)}, {R.lit(d.period)}"
+        reader_rules = " ".join(f"WHEN {R.lit(k)} THEN {R.lit(v)}" for k, v in READER_RULES.items())
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE _quarantine AS
+            SELECT {meta}, _file AS file, _line AS row_number, {R.rule_name_expression(rules)} AS rule,
+                   {R.column_name_expression(rules, contract)} AS column_name, _detail AS detail,
+                   NULL::VARCHAR AS raw_line, {loaded_at} AS quarantined_at, _path
+            FROM ({numbered("c._fail <> 0")})
+            UNION ALL
+            SELECT {meta}, f.file, e.line, CASE e.error_type {reader_rules} ELSE 'malformed' END,
+                   e.column_name,
+                   CASE e.error_type {reader_rules} ELSE 'malformed' END || ': ' || e.error_message,
+                   e.csv_line, {loaded_at}, s.file_path
+            FROM (SELECT * FROM _rej_errors
+                  QUALIFY row_number() OVER (PARTITION BY scan_id, file_id, line ORDER BY column_idx) = 1) e
+            JOIN _rej_scans s USING (scan_id, file_id)
+            JOIN _files f ON f.path = s.file_path
+        """)
+        self._fill_raw_lines(con)
+        quarantine_sql = "SELECT * EXCLUDE (_path) FROM _quarantine ORDER BY file, row_number"
+        return valid_sql, quarantine_sql, (loaded, failed + rejected_lines)
+
+    @staticmethod
+    def _fill_raw_lines(con) -> None:
+        """Quarantine keeps rows verbatim: read the failing lines back from the delivered file."""
+        wanted: dict[str, set[int]] = {}
+        for path, line in con.execute("SELECT _path, row_number FROM _quarantine WHERE raw_line IS NULL").fetchall():
+            wanted.setdefault(path, set()).add(line)
+        found = []
+        for path, lines in wanted.items():
+            last = max(lines)
+            with open(path, encoding="utf-8", newline="") as fh:
+                for number, text in enumerate(fh, start=1):
+                    if number in lines:
+                        found.append((path, number, text.rstrip("\r\n")))
+                    if number >= last:
+                        break
+        con.execute("CREATE OR REPLACE TEMP TABLE _lines (path VARCHAR, line BIGINT, raw_line VARCHAR)")
+        if found:
+            con.executemany("INSERT INTO _lines VALUES (?, ?, ?)", found)
+        con.execute(
+            "UPDATE _quarantine q SET raw_line = l.raw_line FROM _lines l "
+            "WHERE q._path = l.path AND q.row_number = l.line"
+        )

@@ -1,8 +1,11 @@
 """Row rules of a contract compiled to SQL, evaluated by DuckDB over the delivered files.
 
-Every field is read as text; each rule is a vectorised predicate. A row's `_fail` is the number of
-the first rule it breaks (0 = valid), so the checking pass stays one cheap CASE per row and the
-readable detail is built only for the few rows that fail.
+Dates, timestamps and doubles are parsed by DuckDB's CSV reader itself (a value that does not parse
+is a reader reject: rule `type`). Integers and money are read as text, because the reader and
+TRY_CAST are lenient there ('1.5' would become 2, 12.345 would become 12.35): they must equal their
+exact reading. Each remaining rule is a vectorised predicate; a row's `_fail` is the number of the
+first rule it breaks (0 = valid), so checking stays one CASE per row and the readable detail is
+built only for rows that fail.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from dataclasses import dataclass
 from telco360.contracts import Column, Contract
 
 DUPLICATE_KEY = -1  # _fail code for a repeated primary key (decided after the row checks)
+READER_TYPED = {"date", "timestamp", "double"}  # parsed strictly by the CSV reader
+DATE_FORMAT, TIMESTAMP_FORMAT = "%Y-%m-%d", "%Y-%m-%d %H:%M:%S"
 
 
 @dataclass(frozen=True)
@@ -39,27 +44,33 @@ def period_bounds(contract: Contract, period: str) -> tuple[str, str]:
     return f"{period}-01", f"{period}-{calendar.monthrange(year, month)[1]:02d}"
 
 
+def reader_type(col: Column) -> str:
+    """The type the CSV reader parses a column as."""
+    return col.sql_type if col.type in READER_TYPED else "VARCHAR"
+
+
+def reader_columns(contract: Contract) -> str:
+    return "{" + ", ".join(f"{lit(c.name)}: {lit(reader_type(c))}" for c in contract.columns) + "}"
+
+
 def typed(col: Column) -> str:
-    """The typed value of a text field (NULL when it does not convert)."""
+    """The typed value of a column as read (NULL when text does not convert)."""
+    if col.type in READER_TYPED or col.type == "varchar":
+        return q(col.name)
     return f"TRY_CAST({q(col.name)} AS {col.sql_type})"
 
 
 def _type_broken(col: Column) -> str | None:
     c, t = q(col.name), typed(col)
-    if col.type == "varchar":
-        return None
     if col.type in ("integer", "bigint"):
-        # TRY_CAST would round '1.5' to 2; a whole number must equal its double reading
-        return f"({t} IS NULL OR TRY_CAST({c} AS DOUBLE) <> {t})"
+        # a whole number written plainly: its canonical text is itself ('1.5', '0x10', '1e3' fail)
+        return f"{t}::VARCHAR IS DISTINCT FROM {c}"
     if col.type == "money":
-        return f"({t} IS NULL OR TRY_CAST({c} AS DECIMAL(18,6)) <> {t})"
+        # plain decimals with at most two places: no sub-cent amounts, no exponent notation
+        return f"({t} IS NULL OR TRY_CAST({c} AS DECIMAL(18,6)) <> {t} OR strpos(lower({c}), 'e') > 0)"
     if col.type == "double":
-        return f"({t} IS NULL OR NOT isfinite({t}))"
-    if col.type == "date":
-        return f"({t} IS NULL OR length({c}) <> 10)"
-    if col.type == "timestamp":
-        return f"({t} IS NULL OR length({c}) <> 19)"
-    raise ValueError(col.type)
+        return f"NOT isfinite({c})"
+    return None
 
 
 def _bound(col: Column, value) -> str:
@@ -77,7 +88,7 @@ def compile_rules(contract: Contract, period: str) -> list[Rule]:
 
     for col in contract.columns:
         c = q(col.name)
-        shown = f"'{col.name} = ''' || {c} || ''''"
+        shown = f"'{col.name} = ''' || CAST({c} AS VARCHAR) || ''''"
         if col.required:
             add("required", col, f"{c} IS NULL", f"'{col.name} is empty'")
         broken = _type_broken(col)
@@ -85,12 +96,7 @@ def compile_rules(contract: Contract, period: str) -> list[Rule]:
             add("type", col, f"{c} IS NOT NULL AND {broken}", f"{shown} || ' is not a valid {col.type}'")
         if col.enum:
             values = ", ".join(lit(v) for v in col.enum)
-            add(
-                "enum",
-                col,
-                f"{c} NOT IN ({values})",
-                f"{shown} || ' is not one of {', '.join(col.enum)}'".replace("''' ||", "''' ||"),
-            )
+            add("enum", col, f"{c} NOT IN ({values})", f"{shown} || ' is not one of {', '.join(col.enum)}'")
         if col.pattern:
             add(
                 "format",
@@ -104,16 +110,12 @@ def compile_rules(contract: Contract, period: str) -> list[Rule]:
                 parts.append(f"{typed(col)} < {_bound(col, col.min)}")
             if col.max is not None:
                 parts.append(f"{typed(col)} > {_bound(col, col.max)}")
-            add(
-                "range",
-                col,
-                "(" + " OR ".join(parts) + ")",
-                f"{shown} || ' is outside [{col.min if col.min is not None else ''}, "
-                f"{col.max if col.max is not None else ''}]'",
-            )
+            lo = "" if col.min is None else col.min
+            hi = "" if col.max is None else col.max
+            add("range", col, "(" + " OR ".join(parts) + ")", f"{shown} || ' is outside [{lo}, {hi}]'")
         if col.in_period:
             if col.type in ("date", "timestamp"):
-                cond = f"CAST({typed(col)} AS DATE) NOT BETWEEN DATE {lit(start)} AND DATE {lit(end)}"
+                cond = f"CAST({c} AS DATE) NOT BETWEEN DATE {lit(start)} AND DATE {lit(end)}"
             else:
                 cond = f"{c} <> {lit(period)}"
             add("period", col, cond, f"{shown} || ' is outside the delivery period {period}'")
@@ -121,7 +123,7 @@ def compile_rules(contract: Contract, period: str) -> list[Rule]:
 
 
 def fail_expression(rules: list[Rule]) -> str:
-    """Number of the first broken rule, 0 when the row is valid. NULL-safe: a NULL condition is not a failure."""
+    """Number of the first broken rule, 0 when the row is valid (a NULL condition is not a failure)."""
     whens = "\n        ".join(f"WHEN coalesce({r.condition}, false) THEN {r.code}" for r in rules)
     return f"CASE\n        {whens}\n        ELSE 0 END"
 
@@ -136,17 +138,7 @@ def column_name_expression(rules: list[Rule], contract: Contract) -> str:
     return f"CASE _fail WHEN {DUPLICATE_KEY} THEN {lit(','.join(contract.primary_key))} {whens} END"
 
 
-def detail_expression(rules: list[Rule], contract: Contract) -> str:
-    key = " || ', ' || ".join(f"coalesce({q(k)}, '')" for k in contract.primary_key)
-    dup = (
-        f"'duplicate_key: ({', '.join(contract.primary_key)}) = (' || {key} || ') "
-        f"repeats line ' || _dup_line || ' of ' || _dup_file"
-    )
+def detail_expression(rules: list[Rule]) -> str:
+    """Readable reason for a failing row (evaluated on the columns as read)."""
     whens = " ".join(f"WHEN {r.code} THEN '{r.rule}: ' || {r.detail}" for r in rules)
-    return f"CASE _fail WHEN {DUPLICATE_KEY} THEN {dup} {whens} END"
-
-
-def raw_line_expression(contract: Contract) -> str:
-    """The row as delivered (fields are unquoted, so joining them restores the line verbatim)."""
-    sep = lit(contract.delimiter)
-    return f" || {sep} || ".join(f"coalesce({q(c)}, '')" for c in contract.column_names)
+    return f"CASE _fail {whens} END"

@@ -79,7 +79,7 @@ class Target(ABC):
 
     @abstractmethod
     def commit_load(
-        self, record: LoadRecord, contract: Contract, files: list[tuple], valid_sql: str, quarantine_sql: str
+        self, record: LoadRecord, contract: Contract, files: list[tuple], valid_sql: str, quarantine_sql: str | None
     ) -> None: ...
 
     @abstractmethod
@@ -117,6 +117,7 @@ class DuckDBTarget(Target):
         self.con.execute(f"SET memory_limit = '{memory_limit}'")
         self.con.execute(f"SET temp_directory = '{tmp_dir}'")
         self.con.execute("SET preserve_insertion_order = true")
+        self.con.execute("SET enable_progress_bar = false")
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
 
@@ -161,7 +162,8 @@ class DuckDBTarget(Target):
             failpoint("ingest.after_delete")
             cols = ", ".join(f'"{c}"' for c in raw_column_names(contract))
             con.execute(f"INSERT INTO {raw_table(contract)} ({cols}) {valid_sql}")
-            con.execute(f"INSERT INTO audit.quarantine ({', '.join(QUARANTINE_COLUMNS)}) {quarantine_sql}")
+            if quarantine_sql:
+                con.execute(f"INSERT INTO audit.quarantine ({', '.join(QUARANTINE_COLUMNS)}) {quarantine_sql}")
             self._insert_record(record, files)
             failpoint("ingest.before_commit")
             con.execute("COMMIT")
@@ -200,6 +202,7 @@ class PostgresTarget(Target):
         self.duck.execute(f"SET memory_limit = '{memory_limit}'")
         self.duck.execute(f"SET temp_directory = '{self.tmp_dir}'")
         self.duck.execute("SET preserve_insertion_order = true")
+        self.duck.execute("SET enable_progress_bar = false")
 
     def _one(self, sql, params=()):
         with self.pg.cursor() as cur:
@@ -262,7 +265,8 @@ class PostgresTarget(Target):
                 )
                 failpoint("ingest.after_delete")
                 self._copy(cur, raw_table(contract), raw_column_names(contract), valid_sql, f"raw-{record.load_id}")
-                self._copy(cur, "audit.quarantine", QUARANTINE_COLUMNS, quarantine_sql, f"q-{record.load_id}")
+                if quarantine_sql:
+                    self._copy(cur, "audit.quarantine", QUARANTINE_COLUMNS, quarantine_sql, f"q-{record.load_id}")
                 self._insert_record(cur, record, files)
             failpoint("ingest.before_commit")
             self.pg.commit()
