@@ -251,12 +251,15 @@ class Loader:
             CREATE OR REPLACE TEMP TABLE _checked AS
             SELECT _path, _fail, NULL::BIGINT AS _dup_of,
                    CASE WHEN _fail <> 0 THEN {R.detail_expression(rules)} END AS _detail, {typed}
-            FROM (SELECT filename AS _path, {R.fail_expression(rules)} AS _fail, * EXCLUDE (filename)
-                  FROM read_csv({paths!r}, columns = {R.reader_columns(contract)}, header = true,
-                                delim = {R.lit(contract.delimiter)}, quote = '', escape = '',
-                                dateformat = {R.lit(R.DATE_FORMAT)}, timestampformat = {R.lit(R.TIMESTAMP_FORMAT)},
-                                auto_detect = false, filename = true, ignore_errors = true, store_rejects = true,
-                                rejects_table = '_rej_errors', rejects_scan = '_rej_scans'))
+            FROM (SELECT *, {R.fail_expression(rules)} AS _fail
+                  FROM (SELECT filename AS _path, * EXCLUDE (filename), {R.precasts(contract)}
+                        FROM read_csv({paths!r}, columns = {R.reader_columns(contract)}, header = true,
+                                      delim = {R.lit(contract.delimiter)}, quote = '', escape = '',
+                                      dateformat = {R.lit(R.DATE_FORMAT)},
+                                      timestampformat = {R.lit(R.TIMESTAMP_FORMAT)},
+                                      auto_detect = false, filename = true, ignore_errors = true,
+                                      store_rejects = true, rejects_table = '_rej_errors',
+                                      rejects_scan = '_rej_scans')))
         """)
         # row i of a file (in read order) is line i + 2, shifted by each line the reader rejected before it
         con.execute("CREATE OR REPLACE TEMP TABLE _files (path VARCHAR, file VARCHAR, r0 BIGINT)")
@@ -264,10 +267,13 @@ class Loader:
             "INSERT INTO _files VALUES (?, ?, NULL)",
             [(str(f.path), f"{d.source}/{d.period}/{f.name}") for f in d.files],
         )
-        con.execute(
-            "UPDATE _files SET r0 = s.r0 FROM (SELECT _path, min(rowid) AS r0 FROM _checked GROUP BY _path) s "
-            "WHERE _files.path = s._path"
-        )
+        if len(d.files) == 1:  # a fresh temp table numbers its rows from 0
+            con.execute("UPDATE _files SET r0 = 0")
+        else:
+            con.execute(
+                "UPDATE _files SET r0 = s.r0 FROM (SELECT _path, min(rowid) AS r0 FROM _checked GROUP BY _path) s "
+                "WHERE _files.path = s._path"
+            )
         con.execute("""
             CREATE OR REPLACE TEMP TABLE _breaks AS
             SELECT s.file_path AS path, e.line - 2 - (row_number() OVER w - 1) AS thr, row_number() OVER w AS shift
@@ -279,6 +285,11 @@ class Loader:
 
         def numbered(where: str) -> str:
             """_checked rows matching `where`, with _file and _line."""
+            if not has_rejects and len(d.files) == 1:
+                file = R.lit(f"{d.source}/{d.period}/{d.files[0].name}")
+                return (
+                    f"SELECT c.*, c.rowid AS _rid, {file} AS _file, c.rowid + 2 AS _line FROM _checked c WHERE {where}"
+                )
             if not has_rejects:
                 return (
                     f"SELECT c.*, c.rowid AS _rid, f.file AS _file, c.rowid - f.r0 + 2 AS _line "

@@ -53,11 +53,20 @@ def reader_columns(contract: Contract) -> str:
     return "{" + ", ".join(f"{lit(c.name)}: {lit(reader_type(c))}" for c in contract.columns) + "}"
 
 
+def cast_in_sql(col: Column) -> bool:
+    """Integers and money are read as text and cast once, in SQL."""
+    return col.type not in READER_TYPED and col.type != "varchar"
+
+
 def typed(col: Column) -> str:
-    """The typed value of a column as read (NULL when text does not convert)."""
-    if col.type in READER_TYPED or col.type == "varchar":
-        return q(col.name)
-    return f"TRY_CAST({q(col.name)} AS {col.sql_type})"
+    """The typed value of a column: the reader's, or the one cast once by `precasts` (NULL if it does not convert)."""
+    return q(f"__{col.name}") if cast_in_sql(col) else q(col.name)
+
+
+def precasts(contract: Contract) -> str:
+    """Cast each text-read column once; rules and the output refer to these."""
+    casts = [f"TRY_CAST({q(c.name)} AS {c.sql_type}) AS {typed(c)}" for c in contract.columns if cast_in_sql(c)]
+    return ", ".join(casts) if casts else "NULL AS __none"
 
 
 def _type_broken(col: Column) -> str | None:
