@@ -26,7 +26,7 @@ fi
 
 # initdb/pg_ctl refuse root: run them as the postgres user when we are root
 as_owner() {
-  if [ "$(id -u)" = 0 ]; then su postgres -s /bin/bash -c "$*"; else bash -c "$*"; fi
+  if [ "$(id -u)" = 0 ]; then su postgres -s /bin/bash -c "cd / && $*"; else bash -c "$*"; fi
 }
 
 # the server's own files: under var/pg, unless (as root) the postgres user cannot reach that folder
