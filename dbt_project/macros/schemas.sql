@@ -1,0 +1,4 @@
+{# Layers are schemas with plain names (staging, intermediate, marts), the same on every target. #}
+{% macro generate_schema_name(custom_schema_name, node) -%}
+    {%- if custom_schema_name is none -%}{{ target.schema }}{%- else -%}{{ custom_schema_name | trim }}{%- endif -%}
+{%- endmacro %}
