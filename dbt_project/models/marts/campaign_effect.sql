@@ -54,7 +54,9 @@ rates as (
 
 select
     *,
-    {{ ratio('success_rate', 'control_success_rate') }} as lift,
+    round(cast(100 * success_rate as decimal(18, 6)), 1) as success_rate_pct,
+    round(cast(100 * control_success_rate as decimal(18, 6)), 1) as control_success_rate_pct,
+    round(cast({{ ratio('success_rate', 'control_success_rate') }} as decimal(18, 6)), 4) as lift,
     contacted * (success_rate - control_success_rate) as incremental_responders,
     contacted * (success_rate - control_success_rate) * offer_monthly_fee as incremental_revenue,
     {{ ratio('contacted * (success_rate - control_success_rate) * offer_monthly_fee - cost', 'cost') }} as roi

@@ -42,8 +42,8 @@ kpis as (
 
 select
     *,
-    round(cast(100 * new_business_share as numeric), 1) as new_business_share_pct,
-    round(cast(100 * effective_new_business_share as numeric), 1) as effective_new_business_share_pct,
-    round(cast(100 * data_vas_discount_rate as numeric), 1) as data_vas_discount_pct,
-    round(cast(100 * new_business_discount_rate as numeric), 1) as new_business_discount_pct
+    round(cast(100 * new_business_share as decimal(18, 6)), 1) as new_business_share_pct,
+    round(cast(100 * effective_new_business_share as decimal(18, 6)), 1) as effective_new_business_share_pct,
+    round(cast(100 * data_vas_discount_rate as decimal(18, 6)), 1) as data_vas_discount_pct,
+    round(cast(100 * new_business_discount_rate as decimal(18, 6)), 1) as new_business_discount_pct
 from kpis

@@ -1,0 +1,5 @@
+-- SCD2 history of customer attributes: one row per customer per period of unchanged attributes.
+{{ scd2_from_snapshots(
+    ref('stg_crm__customers'), 'cust_id',
+    ['cust_name_hash', 'id_number_hash', 'gender', 'city_code', 'county_code', 'cust_type', 'star_level']
+) }}
