@@ -24,6 +24,9 @@ export PIP_CACHE_DIR := $(CURDIR)/.cache/pip
 export UV_PYTHON := $(PYTHON)
 export MPLCONFIGDIR := $(TELCO360_HOME)/cache/matplotlib
 export XDG_CACHE_HOME := $(CURDIR)/.cache
+export AIRFLOW__COSMOS__CACHE_DIR := $(CURDIR)/.cache/cosmos
+export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
+export DO_NOT_TRACK := 1
 
 # demo size (make run SUBSCRIBERS=1000000 for an operator-sized run)
 SUBSCRIBERS ?= 20000
@@ -31,7 +34,7 @@ MONTHS ?= 3
 START ?= 2026-01
 SEED ?= 42
 
-.PHONY: help install run test lint format airflow-init airflow pg-up pg-down status bench clean
+.PHONY: help install run test lint format airflow-init airflow pg-up pg-down status bench bench-build docs build clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-14s %s\n", $$1, $$2}'
@@ -50,15 +53,24 @@ airflow-init: install ## migrate Airflow's metadata DB (under var/airflow) and c
 	@mkdir -p $(AIRFLOW_HOME)
 	@$(BIN)/airflow db migrate > $(AIRFLOW_HOME)/migrate.log 2>&1 || (tail -30 $(AIRFLOW_HOME)/migrate.log; exit 1)
 	@$(BIN)/airflow pools set warehouse_writer 1 "one writer at a time on the embedded warehouse" > /dev/null
+	@$(BIN)/telco360 build --parse-only > /dev/null
 
-run: airflow-init ## generate the demo operator, run the ingest DAG through Airflow, print what it produced
+run: airflow-init ## generate the demo operator, then run the ingest and build DAGs through Airflow
 	$(BIN)/telco360 generate --subscribers $(SUBSCRIBERS) --months $(MONTHS) --start $(START) --seed $(SEED) -q
 	@mkdir -p $(TELCO360_HOME)/logs
-	@echo "running DAG ingest_extracts through Airflow (log: $(TELCO360_HOME)/logs/ingest_extracts.log)"
-	@$(BIN)/airflow dags test ingest_extracts > $(TELCO360_HOME)/logs/ingest_extracts.log 2>&1 \
-		|| (tail -40 $(TELCO360_HOME)/logs/ingest_extracts.log; exit 1)
-	@grep -q "DagRun Finished.*state=success" $(TELCO360_HOME)/logs/ingest_extracts.log || (echo "ingest_extracts did not succeed: see $(TELCO360_HOME)/logs/ingest_extracts.log"; exit 1)
+	@for dag in ingest_extracts build_warehouse; do \
+		echo "running DAG $$dag through Airflow (log: $(TELCO360_HOME)/logs/$$dag.log)"; \
+		$(BIN)/airflow dags test $$dag > $(TELCO360_HOME)/logs/$$dag.log 2>&1 \
+			|| { tail -40 $(TELCO360_HOME)/logs/$$dag.log; exit 1; }; \
+		grep -q "DagRun Finished.*state=success" $(TELCO360_HOME)/logs/$$dag.log \
+			|| { echo "$$dag did not succeed: see $(TELCO360_HOME)/logs/$$dag.log"; exit 1; }; \
+	done
 	@$(BIN)/telco360 status
+	@echo
+	@$(BIN)/telco360 marts
+	@echo
+	@echo "landing: $(TELCO360_HOME)/landing (planted truth in _truth/)   warehouse: $(TELCO360_HOME)/warehouse.duckdb"
+	@echo "Airflow UI: make airflow   dbt docs: make docs"
 
 status: install ## what the warehouse holds now
 	@$(BIN)/telco360 status
@@ -86,6 +98,12 @@ airflow: airflow-init ## the Airflow UI and scheduler on http://localhost:8080 (
 
 bench: install ## loader benchmark: 1M subscribers x 1 month (BENCH_SUBSCRIBERS to change)
 	$(BIN)/python bench/bench_ingest.py --subscribers $${BENCH_SUBSCRIBERS:-1000000}
+
+docs: install ## build dbt docs (the warehouse's documentation) and print where they are
+	@$(BIN)/telco360 docs
+
+build: install ## build the warehouse with dbt outside Airflow (TARGET=dev|pg, FULL_REFRESH=1)
+	$(BIN)/telco360 build --target $${TARGET:-dev} $${FULL_REFRESH:+--full-refresh}
 
 clean: ## remove generated state (var/), keep the environment
 	-bash infra/pg.sh down 2>/dev/null

@@ -66,7 +66,11 @@ ALTER ROLE telco360 PASSWORD '$password';
 SELECT 'CREATE DATABASE telco360 OWNER telco360' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'telco360')\gexec
 SQL
       umask 077
-      echo "export TELCO360_PG_DSN='postgresql://telco360:$password@127.0.0.1:$port/telco360'" > "$pgdir/env"
+      cat > "$pgdir/env" <<ENV
+export TELCO360_PG_DSN='postgresql://telco360:$password@127.0.0.1:$port/telco360'
+export TELCO360_PG_HOST=127.0.0.1 TELCO360_PG_PORT=$port TELCO360_PG_USER=telco360 TELCO360_PG_DB=telco360
+export TELCO360_PG_PASSWORD='$password'
+ENV
     fi
     echo "PostgreSQL on 127.0.0.1:$port (DSN in $pgdir/env)"
     ;;

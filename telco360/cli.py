@@ -73,10 +73,61 @@ def cmd_ingest(args) -> int:
     return 0
 
 
+def cmd_build(args) -> int:
+    from telco360.reporting import marts_report
+    from telco360.warehouse import BuildFailed, build, parse
+
+    try:
+        if args.parse_only:
+            print(f"dbt manifest: {parse(args.target)}")
+            return 0
+        rebuild = f"{args.rebuild_from}-01" if args.rebuild_from else None
+        r = build(args.target, full_refresh=args.full_refresh, select=args.select, rebuild_from=rebuild)
+    except BuildFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"dbt build on {r.target}: {r.passed} passed, {r.warned} warnings, {r.failed} failed in {r.seconds:.1f}s")
+    if args.target == "dev":
+        print(marts_report())
+    return 0
+
+
+def cmd_docs(args) -> int:
+    from telco360.warehouse import run_dbt
+
+    ok, _, output = run_dbt(["docs", "generate", "--quiet"], args.target)
+    if not ok:
+        print(f"error: dbt docs generate failed:\n{output[-3000:]}", file=sys.stderr)
+        return 1
+    from telco360.warehouse import dbt_env
+
+    index = Path(dbt_env(args.target)["DBT_TARGET_PATH"]) / "index.html"
+    print(f"dbt docs: {index}")
+    return 0
+
+
+def cmd_grants(args) -> int:
+    from telco360.grants import apply_grants
+
+    dsn = postgres_dsn()
+    if not dsn:
+        sys.exit("error: grants need TELCO360_PG_DSN")
+    apply_grants(dsn)
+    print("roles loader, transformer, bi_reader, auditor, ml and their grants are in place")
+    return 0
+
+
 def cmd_status(args) -> int:
     from telco360.reporting import status_report
 
     print(status_report(paths().warehouse))
+    return 0
+
+
+def cmd_marts(args) -> int:
+    from telco360.reporting import marts_report
+
+    print(marts_report())
     return 0
 
 
@@ -126,8 +177,25 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("-q", "--quiet", action="store_true", help="print only rejections and the summary")
     i.set_defaults(func=cmd_ingest)
 
+    b = sub.add_parser("build", help="build the dbt warehouse (seeds, models, tests)")
+    b.add_argument("--target", choices=["dev", "pg"], default="dev", help="dev: DuckDB file; pg: PostgreSQL")
+    b.add_argument("--full-refresh", action="store_true", help="rebuild incremental models from all history")
+    b.add_argument("--rebuild-from", metavar="YYYY-MM", help="rebuild incremental models from this month")
+    b.add_argument("--select", nargs="+", help="dbt selection")
+    b.add_argument("--parse-only", action="store_true", help="only write dbt's manifest (for Airflow)")
+    b.set_defaults(func=cmd_build)
+
+    d = sub.add_parser("docs", help="generate dbt docs and print where they are")
+    d.add_argument("--target", choices=["dev", "pg"], default="dev")
+    d.set_defaults(func=cmd_docs)
+
+    gr = sub.add_parser("grants", help="create the warehouse roles and grants on PostgreSQL (infra/roles.sql)")
+    gr.set_defaults(func=cmd_grants)
+
     s = sub.add_parser("status", help="what the warehouse holds: raw tables, loads, quarantine")
     s.set_defaults(func=cmd_status)
+    mr = sub.add_parser("marts", help="row counts of the marts in the embedded warehouse")
+    mr.set_defaults(func=cmd_marts)
     c = sub.add_parser("contracts", help="print the source contracts as Markdown")
     c.set_defaults(func=cmd_contracts)
     p = sub.add_parser("paths", help="where state lives")

@@ -48,3 +48,26 @@ def status_report(warehouse: Path) -> str:
         return "\n".join(lines)
     finally:
         con.close()
+
+
+def marts_report(target: str = "dev") -> str:
+    """Row counts of the marts (printed by `make run`, returned by the build DAG's publish task)."""
+    from telco360.config import paths, postgres_dsn
+    from telco360.warehouse import MARTS
+
+    sql = "SELECT count(*), count(DISTINCT month) FROM marts.{}"
+    lines = [f"{'mart':<28}{'rows':>12}{'months':>8}"]
+    if target == "pg":
+        import psycopg
+
+        with psycopg.connect(postgres_dsn()) as con:
+            counts = [con.execute(sql.format(m)).fetchone() for m in MARTS]
+    else:
+        con = duckdb.connect(str(paths().warehouse), read_only=True)
+        try:
+            counts = [con.execute(sql.format(m)).fetchone() for m in MARTS]
+        finally:
+            con.close()
+    for mart, (rows, months) in zip(MARTS, counts, strict=True):
+        lines.append(f"marts.{mart:<22}{rows:>12,}{months:>8}")
+    return "\n".join(lines)

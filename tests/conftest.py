@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -70,3 +72,27 @@ def warehouse(landing, data_root) -> Path:
 @pytest.fixture(scope="session")
 def warehouse_faults(landing_faults, data_root) -> Path:
     return load_duckdb(landing_faults, data_root / "wh_faults" / "warehouse.duckdb")
+
+
+@contextlib.contextmanager
+def telco360_home(home: Path):
+    """Point TELCO360_HOME (and so the DuckDB warehouse and dbt's state) at `home` for a while."""
+    saved = os.environ.get("TELCO360_HOME")
+    os.environ["TELCO360_HOME"] = str(home)
+    try:
+        yield home
+    finally:
+        os.environ["TELCO360_HOME"] = saved if saved is not None else str(_SESSION_HOME)
+
+
+@pytest.fixture(scope="session")
+def built_home(warehouse, data_root) -> Path:
+    """A TELCO360_HOME whose DuckDB warehouse holds `landing` built through dbt (all marts)."""
+    from telco360.warehouse import build
+
+    home = data_root / "built"
+    home.mkdir()
+    shutil.copy(warehouse, home / "warehouse.duckdb")
+    with telco360_home(home):
+        build("dev")
+    return home

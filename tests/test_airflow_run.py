@@ -24,7 +24,7 @@ def airflow(args: list[str], env: dict) -> subprocess.CompletedProcess:
     return subprocess.run([exe, *args], env=env, capture_output=True, text=True, timeout=900)
 
 
-def test_ingest_extracts_dag_loads_the_landing_folder(tmp_path):
+def test_ingest_then_build_dags_run_end_to_end(tmp_path):
     home = tmp_path / "home"
     landing = make_landing(home, "landing", subscribers=1500, months=1, faults=True)
     env = {
@@ -33,7 +33,19 @@ def test_ingest_extracts_dag_loads_the_landing_folder(tmp_path):
         "AIRFLOW_HOME": str(home / "airflow"),
         "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__COSMOS__CACHE_DIR": str(home / "cosmos"),
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+        "DO_NOT_TRACK": "1",
+        "TELCO360_DBT_TARGET": "dev",
     }
+    parse = subprocess.run(
+        [str(Path(sys.executable).with_name("telco360")), "build", "--parse-only"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert parse.returncode == 0, parse.stderr
     for step in (["db", "migrate"], ["pools", "set", "warehouse_writer", "1", "writer"]):
         proc = airflow(step, env)
         assert proc.returncode == 0, proc.stderr[-3000:]
@@ -56,5 +68,16 @@ def test_ingest_extracts_dag_loads_the_landing_folder(tmp_path):
         assert con.execute(f"SELECT count(*) FROM raw.{source}").fetchone()[0] == loaded
         # every declared row is loaded, quarantined, or in a delivery rejected whole
         assert loaded + quarantined + rejected == declared, source
+    con.close()
+    # then the warehouse build, rendered by Cosmos from dbt's manifest
+    proc = airflow(["dags", "test", "build_warehouse"], env)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    assert "DagRun Finished" in out and "state=success" in out, out[-3000:]
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    billed = con.execute("SELECT sum(amount) FROM raw.billing_items").fetchone()[0]
+    assert con.execute("SELECT sum(revenue) FROM marts.customer_360").fetchone()[0] == billed
+    for mart in ("customer_360", "group_customer_value", "kpi_monthly", "campaign_effect"):
+        assert con.execute(f"SELECT count(*) FROM marts.{mart}").fetchone()[0] > 0, mart
     # the run left its state in TELCO360_HOME, not in the home directory
     assert (home / "airflow" / "airflow.db").exists()

@@ -15,7 +15,15 @@ HEAVY = ["duckdb", "great_expectations", "mlflow", "sklearn", "dbt", "pandas", "
 
 
 @pytest.fixture(scope="module")
-def dagbag():
+def manifest():
+    """The build DAG renders from dbt's manifest, written as `make airflow-init` does."""
+    from telco360.warehouse import parse
+
+    return parse("dev")
+
+
+@pytest.fixture(scope="module")
+def dagbag(manifest):
     from airflow.dag_processing.dagbag import DagBag
 
     return DagBag(dag_folder=str(DAGS))
@@ -23,7 +31,7 @@ def dagbag():
 
 def test_dags_import_without_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert "ingest_extracts" in dagbag.dag_ids
+    assert {"ingest_extracts", "build_warehouse"} <= set(dagbag.dag_ids)
 
 
 def test_dag_files_parse_fast(dagbag):
@@ -33,7 +41,7 @@ def test_dag_files_parse_fast(dagbag):
         assert s.duration.total_seconds() < 1.0, s.file
 
 
-def test_dag_files_import_nothing_heavy_and_touch_no_connection():
+def test_dag_files_import_nothing_heavy_and_touch_no_connection(manifest):
     """Parse in a fresh interpreter with no connections configured and an unreachable database."""
     code = (
         "import json, sys, runpy\n"
@@ -68,3 +76,24 @@ def test_ingest_dag_shape(dagbag):
     assert dag.catchup is False
     assert dag.start_date.tzinfo is not None
     assert dag.doc_md and "quarantine" in dag.doc_md
+
+
+def test_build_dag_renders_every_model_and_runs_on_the_raw_assets(dagbag, manifest):
+    from telco360.contracts import load_contracts
+
+    dag = dagbag.dags["build_warehouse"]
+    nodes = json.loads(manifest.read_text())["nodes"].values()
+    models = {n["name"] for n in nodes if n["resource_type"] == "model"}
+    seeds = {n["name"] for n in nodes if n["resource_type"] == "seed"}
+    task_ids = {t.task_id for t in dag.tasks}
+    assert len(models) >= 30 and len(seeds) >= 8
+    assert {f"dbt.{m}_model_build" for m in models} | {f"dbt.{s}_seed_build" for s in seeds} <= task_ids
+    # scheduled when every raw asset the ingest DAG emits has been updated
+    assert {a.uri for a in dag.timetable.asset_condition.objects} == {
+        f"telco360://warehouse/raw/{s}" for s in load_contracts()
+    }
+    assert dag.get_task("dbt.customer_360_model_build").upstream_task_ids >= {"dbt.int_billing__monthly_model_build"}
+    publish = dag.get_task("publish")
+    marts = ("customer_360", "group_customer_value", "kpi_monthly", "campaign_effect")
+    assert {o.name for o in publish.outlets} == {f"marts.{m}" for m in marts}
+    assert all(t.pool == "warehouse_writer" for t in dag.tasks if t.task_id.startswith("dbt."))

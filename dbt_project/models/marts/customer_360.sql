@@ -1,9 +1,44 @@
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key=['month', 'sub_id']) }}
 
 -- One row per subscriber per month: the unified customer view (统一客户视图, SPEC §3).
-with subscribers as (
-    select * from {{ ref('int_subscribers__monthly') }}
-    where {{ incremental_months('month') }}
+-- The spine is the CRM month-end snapshot plus any subscriber billed that month but missing from it
+-- (in_crm_snapshot = false, attributes UNKNOWN), so that mart revenue always equals billed revenue.
+with spine as (
+    select coalesce(s.month, b.month) as month, coalesce(s.sub_id, b.sub_id) as sub_id, s.sub_id is not null as in_crm
+    from (select month, sub_id from {{ ref('int_subscribers__monthly') }} where {{ incremental_months('month') }}) as s
+    full outer join (
+        select month, sub_id from {{ ref('int_billing__monthly') }} where {{ incremental_months('month') }}
+    ) as b
+        on b.month = s.month and b.sub_id = s.sub_id
+),
+
+subscribers as (
+    select
+        spine.month,
+        spine.sub_id,
+        spine.in_crm as in_crm_snapshot,
+        crm.cust_id,
+        crm.msisdn_hash,
+        crm.msisdn_masked,
+        coalesce(crm.brand, 'UNKNOWN') as brand,
+        crm.payment_type,
+        crm.plan_id,
+        coalesce(crm.city_code, 'UNKNOWN') as city_code,
+        crm.channel_id,
+        crm.imei_tac,
+        crm.gender,
+        crm.age_years,
+        crm.star_level,
+        crm.tenure_months,
+        crm.status,
+        crm.activation_type,
+        coalesce(crm.active_at_month_start, false) as active_at_month_start,
+        coalesce(crm.activated_in_month, false) as activated_in_month,
+        crm.contract_end,
+        coalesce(crm.contract_ends_in_month, false) as contract_ends_in_month,
+        coalesce(crm.churned_in_month, false) as churned_in_month
+    from spine
+    left join {{ ref('int_subscribers__monthly') }} as crm on crm.month = spine.month and crm.sub_id = spine.sub_id
 ),
 
 all_subscriber_months as (
@@ -75,6 +110,7 @@ joined as (
     select
         s.month,
         s.sub_id,
+        s.in_crm_snapshot,
         s.cust_id,
         s.msisdn_hash,
         s.msisdn_masked,

@@ -1,0 +1,83 @@
+"""
+### build_warehouse — dbt: staging → intermediate → marts
+
+Runs when every `raw.<source>` asset has been updated by `ingest_extracts`. The dbt project
+(`dbt_project/`) is rendered by Astronomer Cosmos from dbt's manifest (no dbt call at parse time):
+one task per seed and model (`dbt build` on it: the model, then its tests). The embedded warehouse takes one
+writer at a time (pool `warehouse_writer`). When the build passes, `publish` emits one asset per
+mart for the data-quality and model DAGs.
+
+Target: `TELCO360_DBT_TARGET` = `dev` (DuckDB file, default) or `pg` (PostgreSQL; credentials from
+the environment). The manifest is written by `telco360 build --parse-only` (`make airflow-init`).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pendulum
+from airflow.sdk import Asset, dag, task
+from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+from cosmos.constants import InvocationMode, LoadMode, TestBehavior
+
+from telco360.config import PROJECT_ROOT, paths
+from telco360.contracts import load_contracts
+
+TARGET = os.environ.get("TELCO360_DBT_TARGET", "dev")
+DBT_PROJECT = PROJECT_ROOT / "dbt_project"
+MANIFEST = paths().home / "dbt" / f"target-{TARGET}" / "manifest.json"
+MARTS = ["customer_360", "group_customer_value", "kpi_monthly", "campaign_effect"]
+RAW_ASSETS = [Asset(name=f"raw.{s}", uri=f"telco360://warehouse/raw/{s}", group="raw") for s in load_contracts()]
+
+if not MANIFEST.exists():
+    raise FileNotFoundError(
+        f"dbt manifest not found at {MANIFEST}: run `telco360 build --parse-only` (make airflow-init)"
+    )
+
+
+def mart_asset(name: str) -> Asset:
+    return Asset(name=f"marts.{name}", uri=f"telco360://warehouse/marts/{name}", group="marts")
+
+
+@dag(
+    dag_id="build_warehouse",
+    schedule=RAW_ASSETS,  # all raw assets updated since the last build
+    start_date=pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai"),
+    catchup=False,
+    max_active_runs=1,
+    default_args={"retries": 1, "retry_delay": timedelta(minutes=2), "owner": "data-engineering"},
+    tags=["telco360", "dbt", "warehouse"],
+    doc_md=__doc__,
+)
+def build_warehouse():
+    dbt = DbtTaskGroup(
+        group_id="dbt",
+        project_config=ProjectConfig(manifest_path=MANIFEST, project_name="telco360", install_dbt_deps=False),
+        profile_config=ProfileConfig(
+            profile_name="telco360", target_name=TARGET, profiles_yml_filepath=DBT_PROJECT / "profiles.yml"
+        ),
+        # dbt in a child process per task: dbt-duckdb holds the warehouse file open for the life of its
+        # process, so in-process runs (e.g. `airflow dags test`) would lock it for everything after
+        execution_config=ExecutionConfig(
+            dbt_project_path=DBT_PROJECT,
+            dbt_executable_path=str(Path(sys.executable).with_name("dbt")),
+            invocation_mode=InvocationMode.SUBPROCESS,
+        ),
+        # BUILD: one task per model runs `dbt build` on it, so its tests run right after it
+        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.BUILD),
+        operator_args={"pool": "warehouse_writer", "install_deps": False},
+    )
+
+    @task(outlets=[mart_asset(m) for m in MARTS])
+    def publish() -> str:
+        from telco360.reporting import marts_report
+
+        return marts_report(TARGET)
+
+    dbt >> publish()
+
+
+build_warehouse()
