@@ -78,10 +78,12 @@ status: install ## what the warehouse holds now
 test: install pg-up ## the whole suite: ruff, then pytest (PostgreSQL tests on the private server)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/sqlfluff lint dbt_project/models dbt_project/macros dbt_project/tests --processes 2 --disable-progress-bar --nocolor
 	source $(TELCO360_HOME)/pg/env && $(BIN)/pytest
 
-lint: install ## ruff only
+lint: install ## ruff and sqlfluff
 	$(BIN)/ruff check .
+	$(BIN)/sqlfluff lint dbt_project/models dbt_project/macros dbt_project/tests --processes 2 --disable-progress-bar --nocolor
 
 format: install ## apply ruff's formatting and fixes
 	$(BIN)/ruff format .
@@ -98,6 +100,9 @@ airflow: airflow-init ## the Airflow UI and scheduler on http://localhost:8080 (
 
 bench: install ## loader benchmark: 1M subscribers x 1 month (BENCH_SUBSCRIBERS to change)
 	$(BIN)/python bench/bench_ingest.py --subscribers $${BENCH_SUBSCRIBERS:-1000000}
+
+bench-build: install pg-up ## warehouse build benchmark: 1M subscribers x 3 months, DuckDB and PostgreSQL
+	source $(TELCO360_HOME)/pg/env && $(BIN)/python bench/bench_build.py --subscribers $${BENCH_SUBSCRIBERS:-1000000}
 
 docs: install ## build dbt docs (the warehouse's documentation) and print where they are
 	@$(BIN)/telco360 docs

@@ -2,6 +2,7 @@
   SCD2 from monthly full snapshots: consecutive months with identical tracked attributes form one version.
   valid_from is the first snapshot month of a version, valid_to the first month of the next version
   (null while current), is_current marks the version in the latest snapshot that holds the key.
+  Attributes are compared as text with '~' standing for null, so a change to or from null is a change.
 #}
 {% macro scd2_from_snapshots(relation, key, tracked) %}
 with snapshots as (
@@ -12,14 +13,14 @@ changes as (
     select
         *,
         case
-            when lag(snapshot_month) over w is null then 1
+            when lag(snapshot_month) over (partition by {{ key }} order by snapshot_month) is null then 1
             {% for col in tracked -%}
-            when lag({{ col }}) over w is distinct from {{ col }} then 1
+            when coalesce(cast(lag({{ col }}) over (partition by {{ key }} order by snapshot_month) as varchar), '~')
+                <> coalesce(cast({{ col }} as varchar), '~') then 1
             {% endfor -%}
             else 0
         end as is_change
     from snapshots
-    window w as (partition by {{ key }} order by snapshot_month)
 ),
 
 versions as (

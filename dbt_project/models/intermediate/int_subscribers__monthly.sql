@@ -35,7 +35,8 @@ final as (
         s.status = 'deactivated' and s.deactivation_reason = 'port_out' and s.status_at >= s.snapshot_month
             as ported_out_in_month,
         s.contract_end is not null
-            and s.contract_end between s.snapshot_month and {{ month_end('s.snapshot_month') }} as contract_ends_in_month,
+            and s.contract_end between s.snapshot_month and {{ month_end('s.snapshot_month') }}
+            as contract_ends_in_month,
         cast(
             (extract(year from s.snapshot_month) * 12 + extract(month from s.snapshot_month))
             - (extract(year from s.activated_at) * 12 + extract(month from s.activated_at))

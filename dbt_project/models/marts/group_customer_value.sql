@@ -55,7 +55,9 @@ with_growth as (
         {{ ratio('cur.active_members', 'cur.members_current') }} as active_member_share,
         {{ ratio('cur.group_product_lines', '(select lines from product_lines)') }} as product_penetration,
         {{ ratio('cur.members_left_in_month', 'cur.members_at_month_start') }} as member_churn_rate,
-        {{ ratio('cur.total_revenue - prev.total_revenue', 'prev.total_revenue') }} as revenue_growth
+        {{ ratio('cur.total_revenue - prev.total_revenue', 'prev.total_revenue') }} as revenue_growth,
+        max(cur.total_revenue) over (partition by cur.month) as best_total_revenue,
+        max(cur.members_current) over (partition by cur.month) as most_members
     from valued as cur
     left join valued as prev on prev.group_id = cur.group_id and prev.month = {{ add_months('cur.month', -1) }}
 ),
@@ -63,8 +65,8 @@ with_growth as (
 scored as (
     select
         g.*,
-        w.w_revenue * coalesce({{ ratio('g.total_revenue', 'max(g.total_revenue) over (partition by g.month)') }}, 0)
-        + w.w_members * coalesce({{ ratio('g.members_current', 'max(g.members_current) over (partition by g.month)') }}, 0)
+        w.w_revenue * coalesce({{ ratio('g.total_revenue', 'g.best_total_revenue') }}, 0)
+        + w.w_members * coalesce({{ ratio('g.members_current', 'g.most_members') }}, 0)
         + w.w_products * coalesce(g.product_penetration, 0)
         + w.w_active * coalesce(g.active_member_share, 0)
         + w.w_growth * (least(greatest(coalesce(g.revenue_growth, 0), -1), 1) + 1) / 2 as value_score
