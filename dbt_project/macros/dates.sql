@@ -21,16 +21,37 @@
     cast({{ numerator }} as double precision) / nullif(cast({{ denominator }} as double precision), 0)
 {%- endmacro %}
 
-{# Incremental models rebuild the last month they hold (its next-month facts may have changed) and newer ones. #}
-{% macro incremental_months(month_column, source_month_expr=none) -%}
-    {%- set src = source_month_expr or month_column -%}
+{#
+  Incremental by delivery: an incremental model rebuilds the months whose source data was loaded since
+  it was last built (loads with a higher load_id than the `_built_through_load_id` it stored), and, with
+  previous_month_too, the month before each of them (whose "next month" facts just became known).
+  A first build, `--full-refresh` or `--vars '{rebuild_from: YYYY-MM-01}'` rebuild everything / from a month.
+#}
+{% macro months_to_build(month_expr, previous_month_too=false) -%}
     {%- if var('rebuild_from') -%}
-        {{ src }} >= cast('{{ var("rebuild_from") }}' as date)
+        {{ month_expr }} >= cast('{{ var("rebuild_from") }}' as date)
     {%- elif is_incremental() -%}
-        {{ src }} >= (select coalesce(max({{ month_column }}), cast('1900-01-01' as date)) from {{ this }})
+        {{ month_expr }} in (
+            select {{ period_start('period') }} from {{ source('audit', 'load_manifest') }}
+            where status = 'loaded' and load_id > (select coalesce(max(_built_through_load_id), 0) from {{ this }})
+            {%- if previous_month_too %}
+            union
+            select {{ add_months(period_start('period'), -1) }} from {{ source('audit', 'load_manifest') }}
+            where status = 'loaded' and load_id > (select coalesce(max(_built_through_load_id), 0) from {{ this }})
+            {%- endif %}
+        )
     {%- else -%}
         1 = 1
     {%- endif -%}
+{%- endmacro %}
+
+{# The highest load the build saw: stored on every row of an incremental model. #}
+{% macro built_through_load_id() -%}
+    (select coalesce(max(load_id), 0) from {{ source('audit', 'load_manifest') }})
+{%- endmacro %}
+
+{% macro period_start(period_column) -%}
+    cast(substr({{ period_column }}, 1, 7) || '-01' as date)
 {%- endmacro %}
 
 {# A business parameter from a seed table, as a scalar subquery. #}

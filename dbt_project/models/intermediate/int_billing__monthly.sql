@@ -2,7 +2,7 @@
 
 with items as (
     select * from {{ ref('stg_billing__items') }}
-    where {{ incremental_months('month', 'bill_month') }}
+    where {{ months_to_build('bill_month') }}
 ),
 
 classes as (
@@ -50,4 +50,7 @@ monthly as (
     group by bill_month, sub_id
 )
 
-select * from monthly
+select
+    *,
+    {{ built_through_load_id() }} as _built_through_load_id
+from monthly

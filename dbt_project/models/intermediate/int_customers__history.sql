@@ -1,3 +1,5 @@
+{{ config(materialized='table') }}
+
 -- SCD2 history of customer attributes: one row per customer per period of unchanged attributes.
 {{ scd2_from_snapshots(
     ref('stg_crm__customers'), 'cust_id',

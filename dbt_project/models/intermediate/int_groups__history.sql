@@ -1,3 +1,5 @@
+{{ config(materialized='table') }}
+
 -- SCD2 history of group-customer attributes: one row per group per period of unchanged attributes.
 {{ scd2_from_snapshots(
     ref('stg_group__customers'), 'group_id',

@@ -1,3 +1,5 @@
+{{ config(materialized='table') }}
+
 -- SCD2 history of subscriber attributes: one row per subscriber per period of unchanged attributes,
 -- built from the monthly CRM snapshots (deterministic, and correct under backfills and reloads).
 {{ scd2_from_snapshots(

@@ -2,7 +2,7 @@
 
 with subscribers as (
     select * from {{ ref('stg_crm__subscribers') }}
-    where {{ incremental_months('month', 'snapshot_month') }}
+    where {{ months_to_build('snapshot_month') }}
 ),
 
 customers as (
@@ -51,4 +51,7 @@ final as (
         on c.snapshot_month = s.snapshot_month and c.cust_id = s.cust_id
 )
 
-select * from final
+select
+    *,
+    {{ built_through_load_id() }} as _built_through_load_id
+from final

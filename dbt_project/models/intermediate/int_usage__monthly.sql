@@ -2,7 +2,7 @@
 
 with usage as (
     select * from {{ ref('stg_usage__daily') }}
-    where {{ incremental_months('month', 'usage_month') }}
+    where {{ months_to_build('usage_month') }}
 ),
 
 monthly as (
@@ -27,5 +27,6 @@ monthly as (
 
 select
     *,
-    {{ ratio('offnet_calls', 'calls_out') }} as offnet_call_share
+    {{ ratio('offnet_calls', 'calls_out') }} as offnet_call_share,
+    {{ built_through_load_id() }} as _built_through_load_id
 from monthly

@@ -5,9 +5,9 @@
 -- (in_crm_snapshot = false, attributes UNKNOWN), so that mart revenue always equals billed revenue.
 with spine as (
     select coalesce(s.month, b.month) as month, coalesce(s.sub_id, b.sub_id) as sub_id, s.sub_id is not null as in_crm
-    from (select month, sub_id from {{ ref('int_subscribers__monthly') }} where {{ incremental_months('month') }}) as s
+    from (select month, sub_id from {{ ref('int_subscribers__monthly') }} where {{ months_to_build('month', previous_month_too=true) }}) as s
     full outer join (
-        select month, sub_id from {{ ref('int_billing__monthly') }} where {{ incremental_months('month') }}
+        select month, sub_id from {{ ref('int_billing__monthly') }} where {{ months_to_build('month', previous_month_too=true) }}
     ) as b
         on b.month = s.month and b.sub_id = s.sub_id
 ),
@@ -222,7 +222,8 @@ segmented as (
 select
     s.*,
     vb.value_band,
-    bb.behaviour_band
+    bb.behaviour_band,
+    {{ built_through_load_id() }} as _built_through_load_id
 from segmented as s
 left join {{ ref('value_bands') }} as vb on s.revenue >= vb.min_arpu and s.revenue < vb.max_arpu
 left join {{ ref('behaviour_bands') }} as bb on bb.voice_level = s.voice_level and bb.data_level = s.data_level
