@@ -3,13 +3,23 @@
 -- One row per subscriber per month: the unified customer view (统一客户视图, SPEC §3).
 -- The spine is the CRM month-end snapshot plus any subscriber billed that month but missing from it
 -- (in_crm_snapshot = false, attributes UNKNOWN), so that mart revenue always equals billed revenue.
-with spine as (
-    select coalesce(s.month, b.month) as month, coalesce(s.sub_id, b.sub_id) as sub_id, s.sub_id is not null as in_crm
-    from (select month, sub_id from {{ ref('int_subscribers__monthly') }} where {{ months_to_build('month', previous_month_too=true) }}) as s
-    full outer join (
-        select month, sub_id from {{ ref('int_billing__monthly') }} where {{ months_to_build('month', previous_month_too=true) }}
-    ) as b
-        on b.month = s.month and b.sub_id = s.sub_id
+with crm_months as (
+    select month, sub_id from {{ ref('int_subscribers__monthly') }}
+    where {{ months_to_build('month', previous_month_too=true) }}
+),
+
+billed_months as (
+    select month, sub_id from {{ ref('int_billing__monthly') }}
+    where {{ months_to_build('month', previous_month_too=true) }}
+),
+
+spine as (
+    select
+        coalesce(s.month, b.month) as month,
+        coalesce(s.sub_id, b.sub_id) as sub_id,
+        s.sub_id is not null as in_crm
+    from crm_months as s
+    full outer join billed_months as b on b.month = s.month and b.sub_id = s.sub_id
 ),
 
 subscribers as (
