@@ -18,6 +18,7 @@ import logging
 import shutil
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,12 +109,26 @@ class Loader:
     def load_source(
         self, landing: Path, source: str, force: bool = False, periods: list[str] | None = None
     ) -> list[LoadResult]:
+        folders = [f for f in find_deliveries(landing, source) if not periods or f.name in periods]
+        contract = self.contracts[source]
         results = []
-        for folder in find_deliveries(landing, source):
-            if periods and folder.name not in periods:
-                continue
-            results.append(self.load_delivery(folder, source, force=force))
+        # the file checks of the next delivery (checksums, decoding: I/O and hashing, which release the GIL)
+        # run in a thread while DuckDB loads the current one
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="inspect") as pool:
+            upcoming = pool.submit(self._inspect, folders[0], contract) if folders else None
+            for i, folder in enumerate(folders):
+                current = upcoming
+                upcoming = pool.submit(self._inspect, folders[i + 1], contract) if i + 1 < len(folders) else None
+                results.append(self.load_delivery(folder, source, force=force, inspected=current.result()))
         return results
+
+    def _inspect(self, folder: Path, contract: Contract) -> tuple[Delivery | DeliveryRejected, Path]:
+        """File-level checks of a delivery; returns the delivery (or why it is rejected) and its work folder."""
+        work = self.work_dir / f"inspect-{uuid.uuid4().hex[:12]}"
+        try:
+            return inspect(folder, contract, work), work
+        except DeliveryRejected as exc:
+            return exc, work
 
     def load_all(self, landing: Path, sources: list[str] | None = None, force: bool = False) -> list[LoadResult]:
         results = []
@@ -121,12 +136,18 @@ class Loader:
             results += self.load_source(landing, source, force=force)
         return results
 
-    def load_delivery(self, folder: Path, source: str, force: bool = False) -> LoadResult:
+    def load_delivery(
+        self,
+        folder: Path,
+        source: str,
+        force: bool = False,
+        inspected: tuple[Delivery | DeliveryRejected, Path] | None = None,
+    ) -> LoadResult:
         contract = self.contracts[source]
         folder = Path(folder)
         started, t0 = _now(), time.perf_counter()
         load_id = self.target.new_load_id()
-        work = self.work_dir / f"load-{load_id}-{uuid.uuid4().hex[:8]}"
+        checked, work = inspected or self._inspect(folder, contract)
         record = LoadRecord(
             load_id=load_id,
             source=source,
@@ -149,15 +170,15 @@ class Loader:
             duration_s=0.0,
         )
         try:
-            try:
-                d = inspect(folder, contract, work)
-            except DeliveryRejected as exc:
+            if isinstance(checked, DeliveryRejected):
+                exc = checked
                 manifest = _read_manifest(folder)  # what the source declared, when it is readable
                 record.rows_declared = manifest.get("row_count")
                 record.encoding = manifest.get("encoding")
                 record.schema_version = manifest.get("schema_version")
                 record.files = len(manifest.get("files", []))
                 return self._finish(record, [], t0, status="rejected", rule=exc.rule, reason=exc.message)
+            d = checked
             record.delivery_sha256 = d.sha256
             record.schema_version = int(d.manifest.get("schema_version"))
             record.encoding = str(d.manifest.get("encoding", "utf-8"))
