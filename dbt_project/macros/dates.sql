@@ -23,22 +23,16 @@
 
 {#
   Incremental by delivery: an incremental model rebuilds the months whose source data was loaded since
-  it was last built (loads with a higher load_id than the `_built_through_load_id` it stored), and, with
-  previous_month_too, the month before each of them (whose "next month" facts just became known).
+  it was last built (loads with a higher load_id than the `_built_through_load_id` it stored).
   A first build, `--full-refresh` or `--vars '{rebuild_from: YYYY-MM-01}'` rebuild everything / from a month.
 #}
-{% macro months_to_build(month_expr, previous_month_too=false) -%}
+{% macro months_to_build(month_expr) -%}
     {%- if var('rebuild_from') -%}
         {{ month_expr }} >= cast('{{ var("rebuild_from") }}' as date)
     {%- elif is_incremental() -%}
         {{ month_expr }} in (
             select {{ period_start('period') }} from {{ source('audit', 'load_manifest') }}
             where status = 'loaded' and load_id > (select coalesce(max(_built_through_load_id), 0) from {{ this }})
-            {%- if previous_month_too %}
-            union
-            select {{ add_months(period_start('period'), -1) }} from {{ source('audit', 'load_manifest') }}
-            where status = 'loaded' and load_id > (select coalesce(max(_built_through_load_id), 0) from {{ this }})
-            {%- endif %}
         )
     {%- else -%}
         1 = 1
@@ -57,4 +51,23 @@
 {# A business parameter from a seed table, as a scalar subquery. #}
 {% macro seed_param(seed, name) -%}
     (select cast(value as double precision) from {{ ref(seed) }} where parameter = '{{ name }}')
+{%- endmacro %}
+
+{#
+  customer_360 builds only months with new loads; the month before each of them learns its
+  churned_next_month only now, so this post-hook refreshes that one column there.
+#}
+{% macro refresh_churned_next_month() -%}
+    {%- if is_incremental() -%}
+    update {{ this }} set churned_next_month = exists (
+        select 1 from {{ ref('int_subscribers__monthly') }} as n
+        where n.month = {{ add_months(this ~ '.month', 1) }} and n.sub_id = {{ this }}.sub_id and n.churned_in_month
+    )
+    where month in (
+        select {{ add_months('month', -1) }} from {{ this }}
+        where _built_through_load_id = (select max(_built_through_load_id) from {{ this }})
+    )
+    {%- else -%}
+    select 1
+    {%- endif -%}
 {%- endmacro %}

@@ -1,16 +1,21 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key=['month', 'sub_id']) }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['month', 'sub_id'],
+    post_hook="{{ refresh_churned_next_month() }}"
+) }}
 
 -- One row per subscriber per month: the unified customer view (统一客户视图, SPEC §3).
 -- The spine is the CRM month-end snapshot plus any subscriber billed that month but missing from it
 -- (in_crm_snapshot = false, attributes UNKNOWN), so that mart revenue always equals billed revenue.
 with crm_months as (
     select month, sub_id from {{ ref('int_subscribers__monthly') }}
-    where {{ months_to_build('month', previous_month_too=true) }}
+    where {{ months_to_build('month') }}
 ),
 
 billed_months as (
     select month, sub_id from {{ ref('int_billing__monthly') }}
-    where {{ months_to_build('month', previous_month_too=true) }}
+    where {{ months_to_build('month') }}
 ),
 
 spine as (
