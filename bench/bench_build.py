@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_ingest import run_measured  # noqa: E402
+from bench_ingest import prepare_landing, run_measured  # noqa: E402
 
 
 def dbt_measured(home: Path, args: list[str], target: str) -> tuple[float, float]:
@@ -68,17 +68,7 @@ def main() -> None:
     ap.add_argument("--skip-pg", action="store_true")
     args = ap.parse_args()
     work = Path(args.work)
-    landing = work / "landing"
-    if not (args.keep and landing.exists()):
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
-        gen = (
-            f"from pathlib import Path\nfrom telco360.simulator.generate import GenerateConfig, generate\n"
-            f"r = generate(GenerateConfig(subscribers={args.subscribers}, months=3, start='2026-01', seed=1, "
-            f"out=Path({str(landing)!r}), progress=False))\nprint(r['rows'])"
-        )
-        secs, rss, out = run_measured(gen)
-        print(f"generated {int(out):,} rows in {secs:.0f}s, peak RSS {rss:.2f} GB")
+    landing = prepare_landing(work, args.subscribers, 3, args.keep)
     home = work / "duck"
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir()

@@ -35,6 +35,24 @@ def run_measured(code: str, env: dict | None = None) -> tuple[float, float, str]
     return secs, usage.ru_maxrss / 1024 / 1024, last  # ru_maxrss is in KiB on Linux
 
 
+def prepare_landing(work: Path, subscribers: int, months: int, keep: bool) -> Path:
+    """Generate the benchmark operator into work/landing (unless keep and it exists); print the generator's figures."""
+    landing = work / "landing"
+    if keep and landing.exists():
+        return landing
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    gen = (
+        f"from pathlib import Path\nfrom telco360.simulator.generate import GenerateConfig, generate\n"
+        f"r = generate(GenerateConfig(subscribers={subscribers}, months={months}, start='2026-01', "
+        f"seed=1, out=Path({str(landing)!r}), progress=False))\nprint(r['rows'])"
+    )
+    secs, rss, out = run_measured(gen)
+    rows = int(out)
+    print(f"generator: {rows:,} rows in {secs:.1f}s = {rows / secs:,.0f} rows/s; peak RSS {rss:.2f} GB")
+    return landing
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--subscribers", type=int, default=1_000_000)
@@ -43,18 +61,7 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="reuse an existing generated landing folder")
     args = ap.parse_args()
     work = Path(args.work)
-    landing = work / "landing"
-    if not (args.keep and landing.exists()):
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
-        gen = (
-            f"from pathlib import Path\nfrom telco360.simulator.generate import GenerateConfig, generate\n"
-            f"r = generate(GenerateConfig(subscribers={args.subscribers}, months={args.months}, start='2026-01', "
-            f"seed=1, out=Path({str(landing)!r}), progress=False))\nprint(r['rows'])"
-        )
-        secs, rss, out = run_measured(gen)
-        rows = int(out)
-        print(f"generator: {rows:,} rows in {secs:.1f}s = {rows / secs:,.0f} rows/s; peak RSS {rss:.2f} GB")
+    landing = prepare_landing(work, args.subscribers, args.months, args.keep)
     usage_files = sorted(str(p) for p in (landing / "usage_daily").glob("*/part-*.txt"))
     usage_rows = sum(json.loads(p.read_text())["row_count"] for p in (landing / "usage_daily").glob("*/manifest.json"))
     size_gb = sum(os.path.getsize(f) for f in usage_files) / 1e9

@@ -48,9 +48,13 @@
     cast(substr({{ period_column }}, 1, 7) || '-01' as date)
 {%- endmacro %}
 
-{# A business parameter from a seed table, as a scalar subquery. #}
-{% macro seed_param(seed, name) -%}
-    (select cast(value as double precision) from {{ ref(seed) }} where parameter = '{{ name }}')
+{# Parameters of a seed table (columns parameter, value) as one row with a column per parameter. #}
+{% macro seed_parameters(seed, names) -%}
+    select
+        {% for name in names -%}
+        max(case when parameter = '{{ name }}' then value end) as {{ name }}{{ "," if not loop.last }}
+        {% endfor -%}
+    from {{ ref(seed) }}
 {%- endmacro %}
 
 {#

@@ -21,11 +21,7 @@ usage as (
 ),
 
 rules as (
-    select
-        max(case when parameter = 'few_members_max' then value end) as few_members_max,
-        max(case when parameter = 'high_churn_share' then value end) as high_churn_share,
-        max(case when parameter = 'high_churn_min_members' then value end) as high_churn_min_members
-    from {{ ref('group_cleanup_rules') }}
+    {{ seed_parameters('group_cleanup_rules', ['few_members_max', 'high_churn_share', 'high_churn_min_members']) }}
 ),
 
 current_members as (

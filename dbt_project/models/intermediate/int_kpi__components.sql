@@ -5,9 +5,7 @@ with c360 as (
 ),
 
 parameters as (
-    select
-        max(case when parameter = 'gprs_trial_tariff_per_mb' then value end) as gprs_trial_tariff_per_mb
-    from {{ ref('kpi_parameters') }}
+    {{ seed_parameters('kpi_parameters', ['gprs_trial_tariff_per_mb']) }}
 )
 
 select

@@ -111,14 +111,10 @@ previous_months as (
 ),
 
 thresholds as (
-    select
-        max(case when parameter = 'mou_low_max' then value end) as mou_low_max,
-        max(case when parameter = 'mou_high_min' then value end) as mou_high_min,
-        max(case when parameter = 'data_score_low_max' then value end) as data_score_low_max,
-        max(case when parameter = 'data_score_high_min' then value end) as data_score_high_min,
-        max(case when parameter = 'unstable_arpu_drop' then value end) as unstable_arpu_drop,
-        max(case when parameter = 'new_tenure_months' then value end) as new_tenure_months
-    from {{ ref('segment_thresholds') }}
+    {{ seed_parameters('segment_thresholds', [
+        'mou_low_max', 'mou_high_min', 'data_score_low_max', 'data_score_high_min', 'unstable_arpu_drop',
+        'new_tenure_months'
+    ]) }}
 ),
 
 joined as (

@@ -5,8 +5,7 @@ with components as (
 ),
 
 parameters as (
-    select max(case when parameter = 'ringback_keep_rate' then value end) as ringback_keep_rate
-    from {{ ref('kpi_parameters') }}
+    {{ seed_parameters('kpi_parameters', ['ringback_keep_rate']) }}
 ),
 
 derived as (
