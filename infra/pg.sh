@@ -11,6 +11,8 @@ pgdir=$home/pg
 port=${TELCO360_PG_PORT:-55432}
 
 bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+# the client package alone creates that folder: the server is there only if initdb is
+if [ -n "$bindir" ] && [ ! -x "$bindir/initdb" ]; then bindir=""; fi
 if [ -z "$bindir" ] && [ "$cmd" = up ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "installing PostgreSQL from Debian's packages..."

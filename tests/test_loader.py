@@ -184,6 +184,7 @@ def test_a_gbk_delivery_loads_the_same_as_its_utf8_twin(warehouse, landing_gbk, 
         ("amount", "12.3O", "type"),  # letter O: not a number
         ("amount", "12.345", "type"),  # sub-cent amounts are not money
         ("amount", "1e3", "type"),  # exponent notation is not money
+        ("amount", "1.0000001", "type"),  # would round to 1.00
         ("amount", "99999999.00", "range"),
         ("sub_id", "1.5", "type"),  # would round to 2
         ("sub_id", "0x10", "type"),
@@ -233,3 +234,67 @@ def test_each_value_rule_catches_its_value(tmp_path, column, value, rule):
     assert (result.rows_loaded, result.rows_quarantined) == (1, 1)
     assert quarantined == [(rule, 3, lines[2])]
     assert loaded == [(1,)]
+
+
+def write_recharge_delivery(landing: Path, period: str, rows: list[str], newline: str = "\n") -> Path:
+    """A recharge_payment delivery with the given data lines (manifest computed from the file)."""
+    from telco360.contracts import load_contracts
+    from telco360.simulator.writer import file_facts, write_manifest
+
+    contract = load_contracts()["recharge_payment"]
+    folder = landing / "recharge_payment" / period
+    folder.mkdir(parents=True)
+    text = newline.join(["|".join(contract.column_names), *rows]) + newline
+    (folder / "part-00000.txt").write_bytes(text.encode())
+    sha, n, size = file_facts(folder / "part-00000.txt")
+    write_manifest(
+        folder,
+        contract,
+        period,
+        [{"name": "part-00000.txt", "rows": n, "bytes": size, "sha256": sha}],
+        "utf-8",
+        f"{period}-28T00:00:00",
+    )
+    return folder
+
+
+def load_recharges(tmp_path):
+    target = DuckDBTarget(tmp_path / "w.duckdb", tmp_path / "tmp")
+    results = Loader(target, tmp_path / "tmp").load_source(tmp_path / "landing", "recharge_payment")
+    q = target.con.execute("SELECT row_number, rule, raw_line FROM audit.quarantine ORDER BY row_number").fetchall()
+    target.close()
+    return results, q
+
+
+def test_months_without_events_are_not_duplicate_deliveries(tmp_path):
+    for period in ("2026-01", "2026-02", "2026-03"):
+        write_recharge_delivery(tmp_path / "landing", period, [])  # header only: byte-identical files
+    results, _ = load_recharges(tmp_path)
+    assert [(r.status, r.rows_read) for r in results] == [("loaded", 0)] * 3
+
+
+def test_a_malformed_manifest_rejects_its_delivery_and_the_next_ones_still_load(tmp_path):
+    good = "1|10000001|2026-01-05 10:00:00|50.00|card|topup|0.00"
+    bad = write_recharge_delivery(tmp_path / "landing", "2026-01", [good])
+    write_recharge_delivery(tmp_path / "landing", "2026-02", [good.replace("2026-01", "2026-02")])
+    manifest = json.loads((bad / "manifest.json").read_text())
+    manifest["schema_version"] = "v1"
+    (bad / "manifest.json").write_text(json.dumps(manifest))
+    results, _ = load_recharges(tmp_path)
+    assert [(r.period, r.status, r.rule) for r in results] == [
+        ("2026-01", "rejected", "manifest_invalid"),
+        ("2026-02", "loaded", None),
+    ]
+    assert not list((tmp_path / "tmp").glob("inspect-*"))  # no work folder left behind
+
+
+def test_crlf_lines_are_quarantined_verbatim(tmp_path):
+    rows = [
+        "1|10000001|2026-01-05 10:00:00|50.00|card|topup|0.00",
+        "2|10000002|2026-01-05 10:00:00|50.00|pigeon|topup|0.00",
+        "3|10000003|2026-01-05 10:00:00",
+    ]
+    write_recharge_delivery(tmp_path / "landing", "2026-01", rows, newline="\r\n")
+    results, quarantined = load_recharges(tmp_path)
+    assert (results[0].rows_loaded, results[0].rows_quarantined) == (1, 2)
+    assert quarantined == [(3, "enum", rows[1]), (4, "column_count", rows[2])]

@@ -23,19 +23,24 @@
 
 {#
   Incremental by delivery: an incremental model rebuilds the months whose source data was loaded since
-  it was last built (loads with a higher load_id than the `_built_through_load_id` it stored).
-  A first build, `--full-refresh` or `--vars '{rebuild_from: YYYY-MM-01}'` rebuild everything / from a month.
+  it was last built (loads with a higher load_id than the `_built_through_load_id` it stored), and the
+  `following` months after each of them that depend on it (e.g. 3-month trends). A first build and
+  `--full-refresh` build everything; on an incremental build `--vars '{rebuild_from: YYYY-MM-01}'`
+  rebuilds that month and every later one.
 #}
-{% macro months_to_build(month_expr) -%}
-    {%- if var('rebuild_from') -%}
-        {{ month_expr }} >= cast('{{ var("rebuild_from") }}' as date)
-    {%- elif is_incremental() -%}
-        {{ month_expr }} in (
-            select {{ period_start('period') }} from {{ source('audit', 'load_manifest') }}
-            where status = 'loaded' and load_id > (select coalesce(max(_built_through_load_id), 0) from {{ this }})
-        )
-    {%- else -%}
+{% macro months_to_build(month_expr, following=0) -%}
+    {%- if not is_incremental() -%}
         1 = 1
+    {%- elif var('rebuild_from') -%}
+        {{ month_expr }} >= cast('{{ var("rebuild_from") }}' as date)
+    {%- else -%}
+        {{ month_expr }} in (
+            {%- for k in range(following + 1) %}
+            select {{ add_months(period_start('period'), k) }} from {{ source('audit', 'load_manifest') }}
+            where status = 'loaded' and load_id > (select coalesce(max(_built_through_load_id), 0) from {{ this }})
+            {{ "union" if not loop.last }}
+            {%- endfor %}
+        )
     {%- endif -%}
 {%- endmacro %}
 
@@ -71,6 +76,8 @@
         select {{ add_months('month', -1) }} from {{ this }}
         where _built_through_load_id = (select max(_built_through_load_id) from {{ this }})
     )
+    -- only where the next month's CRM snapshot is there: otherwise "next month" stays unknown (null)
+    and {{ add_months('month', 1) }} in (select distinct month from {{ ref('int_subscribers__monthly') }})
     {%- else -%}
     select 1
     {%- endif -%}

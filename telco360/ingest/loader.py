@@ -88,6 +88,13 @@ def pending_deliveries(landing: Path, target: Target, source: str) -> list[Path]
     return out
 
 
+def _as_int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def _read_manifest(folder: Path) -> dict:
     import json
 
@@ -116,10 +123,14 @@ class Loader:
         # run in a thread while DuckDB loads the current one
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="inspect") as pool:
             upcoming = pool.submit(self._inspect, folders[0], contract) if folders else None
-            for i, folder in enumerate(folders):
-                current = upcoming
-                upcoming = pool.submit(self._inspect, folders[i + 1], contract) if i + 1 < len(folders) else None
-                results.append(self.load_delivery(folder, source, force=force, inspected=current.result()))
+            try:
+                for i, folder in enumerate(folders):
+                    current = upcoming
+                    upcoming = pool.submit(self._inspect, folders[i + 1], contract) if i + 1 < len(folders) else None
+                    results.append(self.load_delivery(folder, source, force=force, inspected=current.result()))
+            finally:
+                if upcoming is not None:  # stopped early: drop the next delivery's work folder too
+                    shutil.rmtree(upcoming.result()[1], ignore_errors=True)
         return results
 
     def _inspect(self, folder: Path, contract: Contract) -> tuple[Delivery | DeliveryRejected, Path]:
@@ -129,6 +140,8 @@ class Loader:
             return inspect(folder, contract, work), work
         except DeliveryRejected as exc:
             return exc, work
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a manifest of the wrong shape
+            return DeliveryRejected("manifest_invalid", f"{folder / 'manifest.json'}: {exc!r}"), work
 
     def load_all(self, landing: Path, sources: list[str] | None = None, force: bool = False) -> list[LoadResult]:
         results = []
@@ -173,10 +186,11 @@ class Loader:
             if isinstance(checked, DeliveryRejected):
                 exc = checked
                 manifest = _read_manifest(folder)  # what the source declared, when it is readable
-                record.rows_declared = manifest.get("row_count")
-                record.encoding = manifest.get("encoding")
-                record.schema_version = manifest.get("schema_version")
-                record.files = len(manifest.get("files", []))
+                record.rows_declared = _as_int(manifest.get("row_count"))
+                record.encoding = str(manifest.get("encoding"))[:40] if manifest.get("encoding") else None
+                record.schema_version = _as_int(manifest.get("schema_version"))
+                files = manifest.get("files")
+                record.files = len(files) if isinstance(files, list) else 0
                 return self._finish(record, [], t0, status="rejected", rule=exc.rule, reason=exc.message)
             d = checked
             record.delivery_sha256 = d.sha256
@@ -196,9 +210,10 @@ class Loader:
                     rule="already_loaded",
                     reason=f"identical to load {current[0]} (sha256 {d.sha256[:12]}…)",
                 )
-            # a byte-identical file under another period is a re-sent delivery for event extracts;
-            # full snapshots legitimately repeat when nothing changed
-            owner = None if contract.snapshot else self.target.file_owner(source, d.period, [f.sha256 for f in d.files])
+            # a byte-identical file under another period is a re-sent delivery for event extracts; full
+            # snapshots legitimately repeat when nothing changed, and so does a header-only (empty) file
+            resent = [f.sha256 for f in d.files if f.rows > 0]
+            owner = None if contract.snapshot or not resent else self.target.file_owner(source, d.period, resent)
             if owner:
                 return self._finish(
                     record,
@@ -366,9 +381,11 @@ class Loader:
             SELECT {meta}, f.file, e.line, CASE e.error_type {reader_rules} ELSE 'malformed' END,
                    e.column_name,
                    CASE e.error_type {reader_rules} ELSE 'malformed' END || ': ' || e.error_message,
-                   e.csv_line, {loaded_at}, s.file_path
+                   NULL, {loaded_at}, s.file_path
             FROM (SELECT * FROM _rej_errors
-                  QUALIFY row_number() OVER (PARTITION BY scan_id, file_id, line ORDER BY column_idx) = 1) e
+                  QUALIFY row_number() OVER (PARTITION BY scan_id, file_id, line ORDER BY
+                      CASE WHEN error_type IN ('MISSING COLUMNS', 'TOO MANY COLUMNS') THEN 0 ELSE 1 END,
+                      column_idx) = 1) e
             JOIN _rej_scans s USING (scan_id, file_id)
             JOIN _files f ON f.path = s.file_path
         """)

@@ -75,8 +75,8 @@ def _type_broken(col: Column) -> str | None:
         # a whole number written plainly: its canonical text is itself ('1.5', '0x10', '1e3' fail)
         return f"{t}::VARCHAR IS DISTINCT FROM {c}"
     if col.type == "money":
-        # plain decimals with at most two places: no sub-cent amounts, no exponent notation
-        return f"({t} IS NULL OR TRY_CAST({c} AS DECIMAL(18,6)) <> {t} OR strpos(lower({c}), 'e') > 0)"
+        # a plain decimal with at most two places: no sub-cent amounts, no exponent notation
+        return f"({t} IS NULL OR NOT regexp_full_match({c}, '-?[0-9]+([.][0-9]{{1,2}})?'))"
     if col.type == "double":
         return f"NOT isfinite({c})"
     return None

@@ -19,6 +19,10 @@ ROWS_PER_FAULT = 3
 GARBAGE = "<html><body><h1>502 Bad Gateway</h1></body></html>"
 
 
+def _encoding(folder: Path) -> str:
+    return json.loads((folder / "manifest.json").read_text(encoding="utf-8")).get("encoding", "utf-8")
+
+
 def _periods(landing: Path, source: str) -> list[str]:
     return sorted(p.name for p in (landing / source).iterdir() if p.is_dir())
 
@@ -26,9 +30,10 @@ def _periods(landing: Path, source: str) -> list[str]:
 class _File:
     """A part file held as lines, with tags on the lines a fault touched."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, encoding: str):
         self.path = path
-        raw = path.read_bytes().decode("utf-8").split("\n")
+        self.encoding = encoding
+        raw = path.read_bytes().decode(encoding).split("\n")
         if raw and raw[-1] == "":
             raw.pop()
         self.header = raw[0]
@@ -48,7 +53,7 @@ class _File:
 
     def save(self) -> dict[str, list[int]]:
         body = "\n".join([self.header] + [ln[0] for ln in self.lines])
-        self.path.write_bytes((body + ("\n" if self.trailing_newline else "")).encode("utf-8"))
+        self.path.write_bytes((body + ("\n" if self.trailing_newline else "")).encode(self.encoding))
         tags: dict[str, list[int]] = {}
         for i, (_, tag) in enumerate(self.lines):
             if tag:
@@ -85,7 +90,7 @@ def plant_faults(landing: Path, seed: int, k: int = ROWS_PER_FAULT) -> list[dict
     def row_fault(source, period, edits):
         """edits: list of (fault, rule, column, fn(file) -> tagged lines)."""
         folder = landing / source / period
-        f = _File(folder / "part-00000.txt")
+        f = _File(folder / "part-00000.txt", _encoding(folder))
         meta = {}
         for fault, rule, column, fn in edits:
             fn(f, fault)
@@ -217,8 +222,13 @@ def plant_faults(landing: Path, seed: int, k: int = ROWS_PER_FAULT) -> list[dict
     )
     folder = landing / "crm_customer" / last["crm_customer"]
     part = folder / "part-00000.txt"
-    part.write_bytes(part.read_bytes().decode("utf-8").encode("gbk"))
-    _refresh_manifest(folder)  # still declares utf-8
+    if _encoding(folder) == "utf-8":
+        part.write_bytes(part.read_bytes().decode("utf-8").encode("gbk"))
+    else:  # a GBK delivery that claims to be UTF-8
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        manifest["encoding"] = "utf-8"
+        (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    _refresh_manifest(folder)  # declares utf-8
     delivery_fault(
         "wrong_encoding", "encoding", "crm_customer", last["crm_customer"], "file is GBK, manifest declares utf-8"
     )

@@ -1,4 +1,5 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key=['month', 'sub_id']) }}
+-- delete+insert on month: each rebuilt month is replaced whole (a key gone from a re-delivery goes too)
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='month') }}
 
 with usage as (
     select * from {{ ref('stg_usage__daily') }}

@@ -1,7 +1,8 @@
+-- delete+insert on month: each rebuilt month is replaced whole (a key gone from a re-delivery goes too)
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
-    unique_key=['month', 'sub_id'],
+    unique_key='month',
     post_hook="{{ refresh_churned_next_month() }}"
 ) }}
 
@@ -10,12 +11,12 @@
 -- (in_crm_snapshot = false, attributes UNKNOWN), so that mart revenue always equals billed revenue.
 with crm_months as (
     select month, sub_id from {{ ref('int_subscribers__monthly') }}
-    where {{ months_to_build('month') }}
+    where {{ months_to_build('month', following=3) }}
 ),
 
 billed_months as (
     select month, sub_id from {{ ref('int_billing__monthly') }}
-    where {{ months_to_build('month') }}
+    where {{ months_to_build('month', following=3) }}
 ),
 
 spine as (
