@@ -298,3 +298,17 @@ def test_crlf_lines_are_quarantined_verbatim(tmp_path):
     results, quarantined = load_recharges(tmp_path)
     assert (results[0].rows_loaded, results[0].rows_quarantined) == (1, 2)
     assert quarantined == [(3, "enum", rows[1]), (4, "column_count", rows[2])]
+
+
+def test_a_blank_line_is_quarantined_and_the_rows_after_it_keep_their_line_numbers(tmp_path):
+    rows = [
+        "1|10000001|2026-01-05 10:00:00|50.00|card|topup|0.00",
+        "",
+        "2|10000002|2026-01-06 10:00:00|30.00|card|topup|0.00",
+    ]
+    write_recharge_delivery(tmp_path / "landing", "2026-01", rows)
+    results, quarantined = load_recharges(tmp_path)
+    assert (results[0].status, results[0].rows_read, results[0].rows_loaded) == ("loaded", 3, 2)
+    assert quarantined == [(3, "blank_line", "")]
+    con = duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)
+    assert con.execute("SELECT txn_id, _row_number FROM raw.recharge_payment ORDER BY 1").fetchall() == [(1, 2), (2, 4)]

@@ -88,6 +88,12 @@ def pending_deliveries(landing: Path, target: Target, source: str) -> list[Path]
     return out
 
 
+def _blank_lines(path: Path) -> list[int]:
+    """Line numbers of empty lines (CSV readers skip them silently)."""
+    with open(path, "rb") as fh:
+        return [n for n, line in enumerate(fh, start=1) if line in (b"\n", b"\r\n")]
+
+
 def _as_int(value) -> int | None:
     try:
         return int(value)
@@ -243,7 +249,17 @@ class Loader:
         finally:
             shutil.rmtree(work, ignore_errors=True)
             con = self.target.validation_connection()
-            for name in ("_checked", "_files", "_breaks", "_rej_errors", "_rej_scans", "_quarantine", "_lines"):
+            for name in (
+                "_checked",
+                "_files",
+                "_breaks",
+                "_skipped",
+                "_blank",
+                "_rej_errors",
+                "_rej_scans",
+                "_quarantine",
+                "_lines",
+            ):
                 con.execute(f"DROP TABLE IF EXISTS {name}")
 
     # ------------------------------------------------------------------ internals
@@ -311,11 +327,22 @@ class Loader:
                 "WHERE _files.path = s._path"
             )
         con.execute("""
+            CREATE OR REPLACE TEMP TABLE _skipped AS
+            SELECT DISTINCT s.file_path AS path, e.line FROM _rej_errors e JOIN _rej_scans s USING (scan_id, file_id)
+        """)
+        # the reader skips blank lines without a reject: find them (only when rows are unaccounted for)
+        parsed = con.execute("SELECT (SELECT count(*) FROM _checked) + (SELECT count(*) FROM _skipped)").fetchone()[0]
+        con.execute("CREATE OR REPLACE TEMP TABLE _blank (path VARCHAR, line BIGINT)")
+        if parsed < d.rows_read:
+            blanks = [(str(f.path), n) for f in d.files for n in _blank_lines(f.path)]
+            if blanks:
+                con.executemany("INSERT INTO _blank VALUES (?, ?)", blanks)
+                con.execute("INSERT INTO _skipped SELECT path, line FROM _blank")
+        con.execute("""
             CREATE OR REPLACE TEMP TABLE _breaks AS
-            SELECT s.file_path AS path, e.line - 2 - (row_number() OVER w - 1) AS thr, row_number() OVER w AS shift
-            FROM (SELECT DISTINCT scan_id, file_id, line FROM _rej_errors) e
-            JOIN _rej_scans s USING (scan_id, file_id)
-            WINDOW w AS (PARTITION BY s.file_path ORDER BY e.line)
+            SELECT path, line - 2 - (row_number() OVER w - 1) AS thr, row_number() OVER w AS shift
+            FROM _skipped
+            WINDOW w AS (PARTITION BY path ORDER BY line)
         """)
         has_rejects = con.execute("SELECT count(*) FROM _breaks").fetchone()[0] > 0
 
@@ -366,7 +393,7 @@ class Loader:
         loaded, failed = con.execute(
             "SELECT count(*) FILTER (_fail = 0), count(*) FILTER (_fail <> 0) FROM _checked"
         ).fetchone()
-        rejected_lines = con.execute("SELECT count(DISTINCT (scan_id, file_id, line)) FROM _rej_errors").fetchone()[0]
+        rejected_lines = con.execute("SELECT count(*) FROM _skipped").fetchone()[0]
         if failed + rejected_lines == 0:
             return valid_sql, None, (loaded, 0)
         meta = f"{record.load_id}::BIGINT, {R.lit(d.source)}, {R.lit(d.period)}"
@@ -388,6 +415,9 @@ class Loader:
                       column_idx) = 1) e
             JOIN _rej_scans s USING (scan_id, file_id)
             JOIN _files f ON f.path = s.file_path
+            UNION ALL
+            SELECT {meta}, f.file, b.line, 'blank_line', NULL, 'blank_line: an empty line', '', {loaded_at}, b.path
+            FROM _blank b JOIN _files f ON f.path = b.path
         """)
         self._fill_raw_lines(con)
         quarantine_sql = "SELECT * EXCLUDE (_path) FROM _quarantine ORDER BY file, row_number"
