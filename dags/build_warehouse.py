@@ -19,27 +19,23 @@ from datetime import timedelta
 from pathlib import Path
 
 import pendulum
-from airflow.sdk import Asset, dag, task
+from airflow.sdk import dag, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import InvocationMode, LoadMode, TestBehavior
 
+from telco360.assets import MARTS, mart_asset, raw_asset
 from telco360.config import PROJECT_ROOT, paths
 from telco360.contracts import load_contracts
 
 TARGET = os.environ.get("TELCO360_DBT_TARGET", "dev")
 DBT_PROJECT = PROJECT_ROOT / "dbt_project"
 MANIFEST = paths().home / "dbt" / f"target-{TARGET}" / "manifest.json"
-MARTS = ["customer_360", "group_customer_value", "kpi_monthly", "campaign_effect"]
-RAW_ASSETS = [Asset(name=f"raw.{s}", uri=f"telco360://warehouse/raw/{s}", group="raw") for s in load_contracts()]
+RAW_ASSETS = [raw_asset(s) for s in load_contracts()]
 
 if not MANIFEST.exists():
     raise FileNotFoundError(
         f"dbt manifest not found at {MANIFEST}: run `telco360 build --parse-only` (make airflow-init)"
     )
-
-
-def mart_asset(name: str) -> Asset:
-    return Asset(name=f"marts.{name}", uri=f"telco360://warehouse/marts/{name}", group="marts")
 
 
 @dag(

@@ -17,16 +17,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import Asset, TaskGroup, dag, task
+from airflow.sdk import TaskGroup, dag, task
 
+from telco360.assets import raw_asset
 from telco360.contracts import load_contracts  # a YAML file in the package: no I/O beyond that
 
 SOURCES = list(load_contracts())
 WRITER_POOL = "warehouse_writer"  # one writer at a time on the embedded DuckDB file
-
-
-def raw_asset(source: str) -> Asset:
-    return Asset(name=f"raw.{source}", uri=f"telco360://warehouse/raw/{source}", group="raw")
 
 
 @dag(

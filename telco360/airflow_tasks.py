@@ -5,23 +5,16 @@ from __future__ import annotations
 import logging
 import os
 
-from telco360.config import paths, postgres_dsn
+from telco360.config import paths
 
 log = logging.getLogger("telco360.airflow")
 
 
 def _target():
     """The warehouse this deployment loads: TELCO360_TARGET=duckdb (default) or postgres."""
-    from telco360.ingest.targets import DuckDBTarget, PostgresTarget
+    from telco360.ingest.targets import open_target
 
-    kind = os.environ.get("TELCO360_TARGET", "duckdb")
-    p = paths()
-    if kind == "postgres":
-        dsn = postgres_dsn()
-        if not dsn:
-            raise RuntimeError("TELCO360_TARGET=postgres needs TELCO360_PG_DSN")
-        return PostgresTarget(dsn, p.tmp)
-    return DuckDBTarget(p.warehouse, p.tmp)
+    return open_target(os.environ.get("TELCO360_TARGET", "duckdb"))
 
 
 def pending_periods(source: str) -> list[str]:

@@ -12,15 +12,12 @@ from telco360.config import paths, postgres_dsn
 
 
 def _target(kind: str):
-    from telco360.ingest.targets import DuckDBTarget, PostgresTarget
+    from telco360.ingest.targets import open_target
 
-    p = paths()
-    if kind == "duckdb":
-        return DuckDBTarget(p.warehouse, p.tmp)
-    dsn = postgres_dsn()
-    if not dsn:
-        sys.exit("error: --target postgres needs TELCO360_PG_DSN (e.g. run `make pg-up` and source var/pg/env)")
-    return PostgresTarget(dsn, p.tmp)
+    try:
+        return open_target(kind)
+    except ValueError as exc:
+        sys.exit(f"error: {exc}")
 
 
 def cmd_generate(args) -> int:

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from telco360.assets import MARTS  # noqa: F401 (re-exported: the marts dbt builds)
 from telco360.config import PROJECT_ROOT, paths, postgres_dsn
 
 DBT_PROJECT = PROJECT_ROOT / "dbt_project"
-MARTS = ["customer_360", "group_customer_value", "kpi_monthly", "campaign_effect"]
 
 
 class BuildFailed(RuntimeError):

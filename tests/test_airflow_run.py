@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from telco360.assets import MARTS
 from telco360.contracts import load_contracts
 
 from .conftest import make_landing
@@ -77,7 +78,7 @@ def test_ingest_then_build_dags_run_end_to_end(tmp_path):
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     billed = con.execute("SELECT sum(amount) FROM raw.billing_items").fetchone()[0]
     assert con.execute("SELECT sum(revenue) FROM marts.customer_360").fetchone()[0] == billed
-    for mart in ("customer_360", "group_customer_value", "kpi_monthly", "campaign_effect"):
+    for mart in MARTS:
         assert con.execute(f"SELECT count(*) FROM marts.{mart}").fetchone()[0] > 0, mart
     # the run left its state in TELCO360_HOME, not in the home directory
     assert (home / "airflow" / "airflow.db").exists()

@@ -50,11 +50,7 @@ class Delivery:
 
     @property
     def sha256(self) -> str:
-        """Identity of the delivery: the hash of its files' hashes, in name order."""
-        digest = hashlib.sha256()
-        for f in sorted(self.files, key=lambda f: f.name):
-            digest.update(f"{f.name}:{f.sha256}\n".encode())
-        return digest.hexdigest()
+        return delivery_digest([(f.name, f.sha256) for f in self.files])
 
     @property
     def rows_declared(self) -> int:
@@ -63,6 +59,14 @@ class Delivery:
     @property
     def rows_read(self) -> int:
         return sum(f.rows for f in self.files)
+
+
+def delivery_digest(files: list[tuple[str, str | None]]) -> str:
+    """Identity of a delivery: the hash of its (file name, file sha256) pairs, in name order."""
+    digest = hashlib.sha256()
+    for name, sha in sorted(files, key=lambda f: f[0]):
+        digest.update(f"{name}:{sha}\n".encode())
+    return digest.hexdigest()
 
 
 def find_deliveries(landing: Path, source: str) -> list[Path]:

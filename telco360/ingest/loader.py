@@ -24,7 +24,7 @@ from pathlib import Path
 
 from telco360.contracts import Contract, load_contracts
 from telco360.ingest import rules as R
-from telco360.ingest.delivery import Delivery, DeliveryRejected, find_deliveries, inspect
+from telco360.ingest.delivery import Delivery, DeliveryRejected, delivery_digest, find_deliveries, inspect
 from telco360.ingest.targets import LoadRecord, Target
 
 log = logging.getLogger("telco360.ingest")
@@ -66,7 +66,6 @@ def _now() -> dt.datetime:
 
 def pending_deliveries(landing: Path, target: Target, source: str) -> list[Path]:
     """Delivery folders whose manifest differs from what is loaded (cheap: reads manifests only)."""
-    import hashlib
     import json
 
     out = []
@@ -80,10 +79,7 @@ def pending_deliveries(landing: Path, target: Target, source: str) -> list[Path]
         except (OSError, ValueError):
             out.append(folder)
             continue
-        digest = hashlib.sha256()
-        for f in sorted(files, key=lambda f: f["name"]):
-            digest.update(f"{f['name']}:{f.get('sha256')}\n".encode())
-        if digest.hexdigest() != current[1]:
+        if delivery_digest([(f["name"], f.get("sha256")) for f in files]) != current[1]:
             out.append(folder)
     return out
 

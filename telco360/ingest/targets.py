@@ -292,3 +292,18 @@ class PostgresTarget(Target):
     def close(self):
         self.pg.close()
         self.duck.close()
+
+
+def open_target(kind: str) -> Target:
+    """The warehouse to load: `duckdb` (the embedded file under TELCO360_HOME) or `postgres` (TELCO360_PG_DSN)."""
+    from telco360.config import paths, postgres_dsn
+
+    p = paths()
+    if kind == "duckdb":
+        return DuckDBTarget(p.warehouse, p.tmp)
+    if kind != "postgres":
+        raise ValueError(f"unknown target {kind!r}: duckdb or postgres")
+    dsn = postgres_dsn()
+    if not dsn:
+        raise ValueError("target postgres needs TELCO360_PG_DSN (run `make pg-up` and `source var/pg/env`)")
+    return PostgresTarget(dsn, p.tmp)

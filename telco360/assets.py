@@ -1,0 +1,17 @@
+"""The Airflow assets the DAGs exchange, named once (light: no Airflow import until called)."""
+
+from __future__ import annotations
+
+MARTS = ["customer_360", "group_customer_value", "kpi_monthly", "campaign_effect"]
+
+
+def raw_asset(source: str):
+    from airflow.sdk import Asset
+
+    return Asset(name=f"raw.{source}", uri=f"telco360://warehouse/raw/{source}", group="raw")
+
+
+def mart_asset(name: str):
+    from airflow.sdk import Asset
+
+    return Asset(name=f"marts.{name}", uri=f"telco360://warehouse/marts/{name}", group="marts")
