@@ -4,8 +4,10 @@
 Runs when every `raw.<source>` asset has been updated by `ingest_extracts`. The dbt project
 (`dbt_project/`) is rendered by Astronomer Cosmos from dbt's manifest (no dbt call at parse time):
 one task per seed and model (`dbt build` on it: the model, then its tests). The embedded warehouse takes one
-writer at a time (pool `warehouse_writer`). When the build passes, `publish` emits one asset per
-mart for the data-quality and model DAGs.
+writer at a time (pool `warehouse_writer`). dbt writes the marts to schema `marts_candidate`;
+`audit_and_publish` runs the Great Expectations suites (`expectations/`) and, only if no critical check
+failed, copies the marts into `marts` (what BI users read) and emits one asset per mart. A critical
+failure fails the task and leaves `marts` at the last build that passed.
 
 Target: `TELCO360_DBT_TARGET` = `dev` (DuckDB file, default) or `pg` (PostgreSQL; credentials from
 the environment). The manifest is written by `telco360 build --parse-only` (`make airflow-init`).
@@ -67,13 +69,23 @@ def build_warehouse():
         operator_args={"pool": "warehouse_writer", "install_deps": False},
     )
 
-    @task(outlets=[mart_asset(m) for m in MARTS])
-    def publish() -> str:
+    @task(pool="warehouse_writer", retries=0, outlets=[mart_asset(m) for m in MARTS])
+    def audit_and_publish() -> str:
+        """The gate: GX validates raw, staging and the candidate marts for the months this build changed;
+        only if no critical check failed are the marts copied to `marts` (and their assets emitted)."""
+        from airflow.exceptions import AirflowFailException
+
+        from telco360.airflow_tasks import audit_and_publish
+        from telco360.quality.publish import PublicationBlocked
         from telco360.reporting import marts_report
 
-        return marts_report(TARGET)
+        try:
+            text = audit_and_publish(TARGET)
+        except PublicationBlocked as exc:
+            raise AirflowFailException(f"marts not published: {exc}") from exc
+        return text + "\n" + marts_report(TARGET)
 
-    dbt >> publish()
+    dbt >> audit_and_publish()
 
 
 build_warehouse()

@@ -55,11 +55,19 @@ def ingest_extracts():
 
         return report_loads(summaries)
 
+    @task(pool=WRITER_POOL)
+    def audit_raw(summaries: list[dict]) -> str:
+        """Great Expectations on the raw layer (volumes, completeness, distributions) for the loaded months."""
+        from telco360.airflow_tasks import audit_raw
+
+        return audit_raw(summaries)
+
     loads = []
     for source in SOURCES:
         with TaskGroup(group_id=source, tooltip=load_contracts()[source].description):
             loads.append(load.override(outlets=[raw_asset(source)])(source, find(source)))
     report(loads)
+    audit_raw(loads)
 
 
 ingest_extracts()

@@ -41,6 +41,7 @@ def load_periods(source: str, periods: list[str]) -> dict:
         "rows_loaded": 0,
         "rows_quarantined": 0,
         "rejections": [],
+        "periods_loaded": [],
     }
     if not periods:
         return summary
@@ -55,6 +56,8 @@ def load_periods(source: str, periods: list[str]) -> dict:
         summary[r.status] += 1
         summary["rows_loaded"] += r.rows_loaded
         summary["rows_quarantined"] += r.rows_quarantined
+        if r.status == "loaded":
+            summary["periods_loaded"].append(r.period)
         if r.status == "rejected":
             summary["rejections"].append(f"{r.period} [{r.rule}] {r.reason}")
     return summary
@@ -70,4 +73,35 @@ def report_loads(summaries: list[dict]) -> str:
         lines += [f"  REJECTED {s['source']}/{r}" for r in s["rejections"]]
     text = "\n".join(lines)
     log.info("ingest summary\n%s", text)
+    return text
+
+
+def audit_raw(summaries: list[dict]) -> str:
+    """Validate the raw layer for the months this ingest loaded (reported; the gate is after the build)."""
+    from datetime import date
+
+    from telco360.quality.audit import run_audit, summary
+
+    target = "pg" if os.environ.get("TELCO360_TARGET", "duckdb") == "postgres" else "dev"
+    months = sorted({date.fromisoformat(p[:7] + "-01") for s in summaries for p in s.get("periods_loaded", [])})
+    if not months:
+        return "nothing loaded: no raw audit"
+    run = run_audit(target, layers=("raw",), months=months, trigger="ingest_extracts")
+    text = summary(run)
+    log.log(logging.INFO if run.passed else logging.WARNING, "raw data quality\n%s", text)
+    return text
+
+
+def audit_and_publish(target: str) -> str:
+    """The gate: validate every layer for the months the build changed, publish the marts only if no
+    critical check failed. Raises PublicationBlocked (the task fails, the marts stay as they were)."""
+    from telco360.quality.gate import audit_and_publish as gate
+    from telco360.quality.publish import PublicationBlocked
+
+    result = gate(target, trigger="build_warehouse")
+    text = result.text()
+    if result.blocked:
+        log.error("data quality\n%s", text)
+        raise PublicationBlocked(result.blocked)
+    log.info("data quality\n%s", text)
     return text

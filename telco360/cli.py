@@ -84,8 +84,40 @@ def cmd_build(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"dbt build on {r.target}: {r.passed} passed, {r.warned} warnings, {r.failed} failed in {r.seconds:.1f}s")
-    if args.target == "dev":
-        print(marts_report())
+    print(marts_report(args.target, schema="marts_candidate"))
+    print("(candidates: `telco360 audit --publish` validates them and publishes them to schema marts)")
+    return 0
+
+
+def _months(values):
+    from datetime import date
+
+    return [date.fromisoformat(f"{m}-01") for m in values] if values else None
+
+
+def cmd_audit(args) -> int:
+    """Validate with Great Expectations; with --publish, copy the candidate marts to `marts` if it passed."""
+    from telco360.quality.audit import run_audit, summary
+    from telco360.quality.gate import audit_and_publish
+
+    if args.publish:
+        result = audit_and_publish(args.target, trigger="cli", months=_months(args.month))
+        print(result.text())
+        if result.blocked:
+            print(f"not published: {result.blocked}", file=sys.stderr)
+            return 1
+        return 0
+    run = run_audit(
+        args.target, layers=args.layer or ("raw", "staging", "marts"), months=_months(args.month), trigger="cli"
+    )
+    print(summary(run))
+    return 0 if run.passed else 1
+
+
+def cmd_quality(args) -> int:
+    from telco360.quality.report import last_run_report
+
+    print(last_run_report(args.target))
     return 0
 
 
@@ -100,6 +132,9 @@ def cmd_docs(args) -> int:
 
     index = Path(dbt_env(args.target)["DBT_TARGET_PATH"]) / "index.html"
     print(f"dbt docs: {index}")
+    from telco360.quality.audit import data_docs_index
+
+    print(f"GX Data Docs (data-quality results): {data_docs_index()}")
     return 0
 
 
@@ -181,6 +216,16 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--select", nargs="+", help="dbt selection")
     b.add_argument("--parse-only", action="store_true", help="only write dbt's manifest (for Airflow)")
     b.set_defaults(func=cmd_build)
+
+    a = sub.add_parser("audit", help="validate raw, staging and candidate marts with Great Expectations")
+    a.add_argument("--target", choices=["dev", "pg"], default="dev")
+    a.add_argument("--layer", action="append", choices=["raw", "staging", "marts"], help="only this layer")
+    a.add_argument("--month", action="append", metavar="YYYY-MM", help="only this month (default: changed ones)")
+    a.add_argument("--publish", action="store_true", help="then publish the marts if no critical check failed")
+    a.set_defaults(func=cmd_audit)
+    q = sub.add_parser("quality", help="the latest data-quality run on one screen")
+    q.add_argument("--target", choices=["dev", "pg"], default="dev")
+    q.set_defaults(func=cmd_quality)
 
     d = sub.add_parser("docs", help="generate dbt docs and print where they are")
     d.add_argument("--target", choices=["dev", "pg"], default="dev")

@@ -50,13 +50,19 @@ def status_report(warehouse: Path) -> str:
         con.close()
 
 
-def marts_report(target: str = "dev") -> str:
-    """Row counts of the marts (printed by `make run`, returned by the build DAG's publish task)."""
+def marts_report(target: str = "dev", schema: str = "marts") -> str:
+    """Row counts of the published marts (or of the unaudited candidates: schema `marts_candidate`)."""
     from telco360.config import paths, postgres_dsn
+    from telco360.quality.db import Warehouse
     from telco360.warehouse import MARTS
 
-    sql = "SELECT count(*), count(DISTINCT month) FROM marts.{}"
-    lines = [f"{'mart':<28}{'rows':>12}{'months':>8}"]
+    with Warehouse(target, read_only=target == "dev") as db:
+        if not db.relation_exists(schema, MARTS[0]):
+            return f"{schema}: nothing there yet" + (
+                " (no build has passed the data-quality gate)" if schema == "marts" else ""
+            )
+    sql = f"SELECT count(*), count(DISTINCT month) FROM {schema}.{{}}"
+    lines = [f"{'mart':<32}{'rows':>12}{'months':>8}"]
     if target == "pg":
         import psycopg
 
@@ -69,5 +75,5 @@ def marts_report(target: str = "dev") -> str:
         finally:
             con.close()
     for mart, (rows, months) in zip(MARTS, counts, strict=True):
-        lines.append(f"marts.{mart:<22}{rows:>12,}{months:>8}")
+        lines.append(f"{schema + '.' + mart:<32}{rows:>12,}{months:>8}")
     return "\n".join(lines)

@@ -87,7 +87,8 @@ def telco360_home(home: Path):
 
 @pytest.fixture(scope="session")
 def built_home(warehouse, data_root) -> Path:
-    """A TELCO360_HOME whose DuckDB warehouse holds `landing` built through dbt (all marts)."""
+    """A TELCO360_HOME whose DuckDB warehouse holds `landing` built through dbt, audited and published."""
+    from telco360.quality.gate import audit_and_publish
     from telco360.warehouse import build
 
     home = data_root / "built"
@@ -95,4 +96,6 @@ def built_home(warehouse, data_root) -> Path:
     shutil.copy(warehouse, home / "warehouse.duckdb")
     with telco360_home(home):
         build("dev")
+        result = audit_and_publish("dev", trigger="test")
+    assert result.published, result.text()
     return home

@@ -80,5 +80,9 @@ def test_ingest_then_build_dags_run_end_to_end(tmp_path):
     assert con.execute("SELECT sum(revenue) FROM marts.customer_360").fetchone()[0] == billed
     for mart in MARTS:
         assert con.execute(f"SELECT count(*) FROM marts.{mart}").fetchone()[0] > 0, mart
+    # the ingest DAG audited the raw layer; the build DAG audited every layer, then published
+    runs = dict(con.execute("SELECT trigger, passed FROM audit.dq_runs").fetchall())
+    assert runs == {"ingest_extracts": True, "build_warehouse": True}
+    assert con.execute("SELECT count(*) FROM audit.publications").fetchone()[0] == 1
     # the run left its state in TELCO360_HOME, not in the home directory
     assert (home / "airflow" / "airflow.db").exists()

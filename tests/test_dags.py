@@ -93,7 +93,8 @@ def test_build_dag_renders_every_model_and_runs_on_the_raw_assets(dagbag, manife
         f"telco360://warehouse/raw/{s}" for s in load_contracts()
     }
     assert dag.get_task("dbt.customer_360_model_build").upstream_task_ids >= {"dbt.int_billing__monthly_model_build"}
-    publish = dag.get_task("publish")
+    publish = dag.get_task("audit_and_publish")
+    assert publish.upstream_task_ids >= {"dbt.customer_360_model_build"} and publish.retries == 0
     from telco360.assets import MARTS
 
     assert {o.name for o in publish.outlets} == {f"marts.{m}" for m in MARTS}

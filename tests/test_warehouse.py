@@ -102,7 +102,7 @@ def test_personal_data_never_reaches_staging_in_clear(built_home):
     row = con.execute("SELECT msisdn_hash, msisdn_masked FROM staging.stg_crm__subscribers LIMIT 1").fetchone()
     assert len(row[0]) == 64 and "****" in row[1]
     cols = con.execute("""SELECT table_schema, table_name, column_name FROM information_schema.columns
-                          WHERE table_schema IN ('staging', 'intermediate', 'marts')""").fetchall()
+                          WHERE table_schema IN ('staging', 'intermediate', 'marts_candidate', 'marts')""").fetchall()
     assert not [c for c in cols if c[2] in ("msisdn", "id_number", "cust_name", "legal_person_id")]
     hits = con.execute(f"SELECT count(*) FROM marts.customer_360 WHERE msisdn_masked = '{clear_msisdn}'").fetchone()
     assert hits == (0,)
@@ -134,15 +134,15 @@ def test_adding_a_month_incrementally_equals_a_full_refresh(landing, tmp_path):
             c
             for (c,) in con.execute(
                 "SELECT column_name FROM information_schema.columns WHERE table_catalog = 'inc' "
-                "AND table_schema = 'marts' AND table_name = ? AND column_name <> '_built_through_load_id' "
+                "AND table_schema = 'marts_candidate' AND table_name = ? AND column_name <> '_built_through_load_id' "
                 "ORDER BY ordinal_position",
                 [mart],
             ).fetchall()
         )
-        a = con.execute(f"SELECT {cols} FROM inc.marts.{mart} ORDER BY ALL").fetchall()
-        b = con.execute(f"SELECT {cols} FROM full_.marts.{mart} ORDER BY ALL").fetchall()
+        a = con.execute(f"SELECT {cols} FROM inc.marts_candidate.{mart} ORDER BY ALL").fetchall()
+        b = con.execute(f"SELECT {cols} FROM full_.marts_candidate.{mart} ORDER BY ALL").fetchall()
         assert_rows_equal(a, b, mart)
-    months = con.execute("SELECT count(DISTINCT month) FROM inc.marts.customer_360").fetchone()[0]
+    months = con.execute("SELECT count(DISTINCT month) FROM inc.marts_candidate.customer_360").fetchone()[0]
     assert months == 2
 
 
@@ -153,12 +153,12 @@ def marts_snapshot(db) -> dict:
         cols = ", ".join(
             c
             for (c,) in con.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'marts' AND table_name = ? "
-                "AND column_name <> '_built_through_load_id' ORDER BY ordinal_position",
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'marts_candidate' "
+                "AND table_name = ? AND column_name <> '_built_through_load_id' ORDER BY ordinal_position",
                 [mart],
             ).fetchall()
         )
-        out[mart] = con.execute(f"SELECT {cols} FROM marts.{mart} ORDER BY ALL").fetchall()
+        out[mart] = con.execute(f"SELECT {cols} FROM marts_candidate.{mart} ORDER BY ALL").fetchall()
     con.close()
     return out
 
@@ -183,10 +183,10 @@ def test_a_corrected_redelivery_rebuilds_its_month_and_the_months_after(built_ho
         build("dev")  # incremental
         con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
         mart, billed = con.execute("""
-            SELECT (SELECT sum(revenue) FROM marts.customer_360 WHERE month = DATE '2026-01-01'),
+            SELECT (SELECT sum(revenue) FROM marts_candidate.customer_360 WHERE month = DATE '2026-01-01'),
                    (SELECT sum(amount) FROM raw.billing_items WHERE bill_month = '2026-01')""").fetchone()
         gone = con.execute(
-            f"SELECT revenue FROM marts.customer_360 WHERE month = DATE '2026-01-01' AND sub_id = {dropped}"
+            f"SELECT revenue FROM marts_candidate.customer_360 WHERE month = DATE '2026-01-01' AND sub_id = {dropped}"
         ).fetchall()
         con.close()
         assert mart == billed

@@ -16,7 +16,7 @@ from telco360.ingest.targets import PostgresTarget
 from telco360.warehouse import MARTS, build
 
 pytestmark = pytest.mark.postgres
-SCHEMAS = ["raw", "audit", "staging", "intermediate", "reference", "marts", "ml"]
+SCHEMAS = ["raw", "audit", "staging", "intermediate", "reference", "marts_candidate", "marts", "ml"]
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +33,10 @@ def pg_built(built_home, landing, tmp_path_factory):
     finally:
         target.close()
     build("pg")
+    from telco360.quality.gate import audit_and_publish
+
+    result = audit_and_publish("pg", trigger="test")  # GX on PostgreSQL, then the copy into marts
+    assert result.published, result.text()
     return dsn
 
 
@@ -89,6 +93,8 @@ def test_bi_reader_reads_marts_only_and_never_sees_clear_personal_data(pg_built)
             "audit.quarantine",
             "staging.stg_crm__subscribers",
             "intermediate.int_subscribers__monthly",
+            "marts_candidate.customer_360",
+            "audit.dq_results",
         ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 con.execute(f"SELECT 1 FROM {table} LIMIT 1")
@@ -102,8 +108,23 @@ def test_bi_reader_reads_marts_only_and_never_sees_clear_personal_data(pg_built)
             values = [r[0] for r in con.execute(f"SELECT DISTINCT {column} FROM marts.{table} LIMIT 5000").fetchall()]
             assert not [v for v in values if v and (clear.match(v) or v in msisdns)], (table, column)
         assert con.execute("SELECT count(*) FROM marts.customer_360").fetchone()[0] > 0
+        assert con.execute("SELECT count(*) FROM marts.dq_scorecard").fetchone()[0] > 0
         con.execute("RESET ROLE")
         con.execute("SET ROLE auditor")
         assert con.execute("SELECT count(*) FROM audit.load_manifest").fetchone()[0] > 0
+        assert con.execute("SELECT count(*) FROM audit.dq_results").fetchone()[0] > 0
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             con.execute("SELECT 1 FROM raw.crm_subscriber LIMIT 1")
+
+
+def test_great_expectations_gives_the_same_results_on_postgresql_as_on_duckdb(pg_built, built_home):
+    sql = (
+        "SELECT expectation, CAST(data_month AS varchar), success, coalesce(unexpected_count, -1) "
+        "FROM audit.dq_results WHERE run_id = (SELECT run_id FROM audit.dq_runs WHERE trigger = 'test' "
+        "ORDER BY started_at DESC LIMIT 1) ORDER BY 1, 2"
+    )
+    duck = duckdb.connect(str(built_home / "warehouse.duckdb"), read_only=True).execute(sql).fetchall()
+    with psycopg.connect(pg_built) as pg:
+        rows = pg.execute(sql).fetchall()
+    assert len(duck) > 200
+    assert rows == duck

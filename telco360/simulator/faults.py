@@ -166,6 +166,83 @@ def plant_faults(landing: Path, seed: int, k: int = ROWS_PER_FAULT) -> list[dict
         "campaign_contact", first["campaign_contact"], [("truncated_last_line", "column_count", None, truncate_last)]
     )
 
+    # ---- warehouse faults: valid to every row contract, wrong in the warehouse (the audit's job) ----
+    def warehouse_fault(source, period, fault, note, audit, fn):
+        folder = landing / source / period
+        f = _File(folder / "part-00000.txt", _encoding(folder))
+        fn(f)
+        f.save()
+        _refresh_manifest(folder)
+        faults.append(
+            {"fault": fault, "level": "warehouse", "source": source, "period": period, "note": note, "audit": audit}
+        )
+
+    def orphan_bills(f):
+        col = f.names.index("sub_id")
+        subs = sorted({ln[0].split("|")[col] for ln in f.lines})
+        chosen = set(rng.choice(subs, size=k, replace=False).tolist())
+        new_ids = {old: str(990_000_000 + i) for i, old in enumerate(sorted(chosen))}
+        for line in f.lines:
+            fields = line[0].split("|")
+            if fields[col] in new_ids:
+                fields[col] = new_ids[fields[col]]
+                line[0], line[1] = "|".join(fields), "orphan_billing"
+
+    month = last["billing_items"]
+    warehouse_fault(
+        "billing_items",
+        month,
+        "orphan_billing",
+        f"every bill line of {k} subscribers carries a subscriber id that is in no CRM snapshot",
+        {
+            "billed_subscriber_in_crm": k,  # billed ids not in CRM
+            "crm_subscribers_equal_billed_subscribers": 2 * k,  # those ids, and the CRM subscribers left unbilled
+            "c360_required.msisdn_hash": k,  # customer 360 rows with no CRM record behind them
+        },
+        orphan_bills,
+    )
+
+    def outlier_amounts(f):
+        for line in f.pick(rng, k):
+            f.set_field(line, "amount", "2999.00", "amount_outlier")
+
+    warehouse_fault(
+        "billing_items",
+        month,
+        "amount_outlier",
+        f"{k} bill items of 2,999.00 yuan: inside the contract's range, far outside any real bill item",
+        {"billing_amount_in_range": k},
+        outlier_amounts,
+    )
+
+    def duplicate_msisdns(f):
+        col = f.names.index("msisdn")
+        lines = f.pick(rng, 2 * k)
+        for donor, taker in zip(lines[:k], lines[k:], strict=True):
+            f.set_field(taker, "msisdn", donor[0].split("|")[col], "duplicate_msisdn")
+
+    warehouse_fault(
+        "crm_subscriber",
+        last["crm_subscriber"],
+        "duplicate_msisdn",
+        f"{k} subscribers carry the MSISDN of another subscriber in the same snapshot",
+        {"crm_msisdn_unique": 2 * k},  # both rows of each pair
+        duplicate_msisdns,
+    )
+
+    def half_a_day(f):
+        keep = len(f.lines) // 2
+        f.lines = f.lines[:keep]
+
+    warehouse_fault(
+        "usage_daily",
+        days[-1],
+        "volume_drop",
+        "the last day's usage file holds half the subscribers of the day before",
+        {"volume_within_band_of_previous_delivery": 1},
+        half_a_day,
+    )
+
     # ---- delivery faults ----
     def delivery_fault(fault, rule, source, period, note):
         faults.append(
@@ -232,6 +309,22 @@ def plant_faults(landing: Path, seed: int, k: int = ROWS_PER_FAULT) -> list[dict
     delivery_fault(
         "wrong_encoding", "encoding", "crm_customer", last["crm_customer"], "file is GBK, manifest declares utf-8"
     )
+
+    # What reaches the warehouse, and so what the data-quality audit must flag (expectation: count, in the
+    # fault's month). A rejected delivery leaves its period missing. A quarantined CRM row leaves a billed
+    # subscriber without a CRM record. The other quarantined rows leave no trace the audit could count.
+    for f in faults:
+        if f["level"] == "delivery":
+            f["audit"] = {"deliveries_complete": 1}
+        elif f["level"] == "row" and f["source"] == "crm_subscriber":
+            n = f["count"]
+            f["audit"] = {
+                "billed_subscriber_in_crm": n,
+                "crm_subscribers_equal_billed_subscribers": n,
+                "c360_required.msisdn_hash": n,
+            }
+        elif f["level"] == "row":
+            f["audit"] = {}
 
     truth = landing / "_truth"
     truth.mkdir(exist_ok=True)

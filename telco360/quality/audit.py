@@ -1,0 +1,353 @@
+"""Run the expectation suites with Great Expectations where the data is, month by month, and record them.
+
+One GX checkpoint per layer (raw, staging, marts), one suite and validation definition per table, one
+batch per month (GX's monthly partitioner on the table's month column). GX keeps its project under
+`$TELCO360_HOME/gx` and builds Data Docs into `$TELCO360_HOME/data_docs`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from telco360.config import paths, postgres_dsn
+from telco360.quality.db import Warehouse
+from telco360.quality.suites import CANDIDATE_SCHEMA, LAYERS, Asset, Check, Suites, load_suites, render, with_batch
+from telco360.quality.trail import record_run
+
+log = logging.getLogger("telco360.quality")
+SAMPLE = 10
+
+
+@dataclass
+class AuditRun:
+    run_id: str
+    target: str
+    layers: list[str]
+    months: list[date]
+    started_at: datetime
+    seconds: float
+    results: list[dict] = field(default_factory=list)
+    data_docs: str = ""
+
+    def failed(self, severity: str) -> list[dict]:
+        return [r for r in self.results if not r["success"] and r["severity"] == severity]
+
+    @property
+    def passed(self) -> bool:
+        """The gate: no critical expectation failed (an expectation that could not run counts as failed)."""
+        return not self.failed("critical")
+
+
+def _gx():
+    """Import GX, with the DuckDB dialect among those whose connection is kept open while metrics are read:
+    without it GX reads aggregate results after DuckDB's connection closed (GX issue #10738)."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    import great_expectations as gx
+    from great_expectations.execution_engine import sqlalchemy_execution_engine as see
+
+    if not any(getattr(d, "value", d) == "duckdb" for d in see._PERSISTED_CONNECTION_DIALECTS):
+
+        class _DuckDB(str):
+            value = "duckdb"
+
+        see._PERSISTED_CONNECTION_DIALECTS = (*see._PERSISTED_CONNECTION_DIALECTS, _DuckDB("duckdb"))
+    return gx
+
+
+def gx_context():
+    gx = _gx()
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    p = paths()
+    ctx = gx.get_context(mode="file", project_root_dir=str(p.home))
+    ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
+    site = {
+        "class_name": "SiteBuilder",
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(p.data_docs)},
+    }
+    sites = ctx.get_config().data_docs_sites or {}
+    if sites.get("local_site") != site:
+        if "local_site" in sites:
+            ctx.update_data_docs_site("local_site", site)
+        else:
+            ctx.add_data_docs_site("local_site", site)
+    ctx.variables.save()
+    return ctx
+
+
+def data_docs_index() -> str:
+    return str(paths().data_docs / "index.html")
+
+
+def _camel(snake: str) -> str:
+    return "".join(part.capitalize() for part in snake.split("_"))
+
+
+def _expectation(gxe, check: Check, asset: Asset, month: date, dialect: str, suites: Suites):
+    meta = {"name": check.name, "dimension": check.dimension, "layer": check.layer, "table": asset.table}
+    common = dict(severity=check.severity, meta=meta, description=check.description or check.name)
+    if check.rows is not None:
+        return gxe.UnexpectedRowsExpectation(
+            unexpected_rows_query=with_batch(render(check.rows, month, dialect, suites)),
+            result_format="COMPLETE",
+            **common,
+        )
+    cls = getattr(gxe, _camel(check.type), None)
+    if cls is None:
+        raise ValueError(f"{check.suite} {check.name}: GX has no expectation {check.type}")
+    result_format: dict = {"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE}
+    if check.type.startswith("expect_column_values") and asset.keys:
+        result_format["unexpected_index_column_names"] = asset.keys
+    return cls(**check.kwargs, result_format=result_format, **common)
+
+
+def _jsonable(value):
+    return json.loads(json.dumps(value, default=str))
+
+
+def _error(vr) -> str | None:
+    info = vr.exception_info or {}
+    if info.get("raised_exception"):
+        return str(info.get("exception_message"))[:2000]
+    for v in info.values():
+        if isinstance(v, dict) and v.get("raised_exception"):
+            return str(v.get("exception_message"))[:2000]
+    return None
+
+
+def _row(vr, run_id: str, started: datetime, layer: str, month: date, suite: str) -> dict:
+    cfg = vr.expectation_config
+    meta = cfg.meta or {}
+    res = vr.result or {}
+    error = _error(vr)
+    observed = res.get("observed_value")
+    if cfg.type == "unexpected_rows_expectation":
+        unexpected = observed
+        sample = (res.get("details") or {}).get("unexpected_rows") or []
+        sample = [dict(r) if not isinstance(r, dict) else r for r in sample[:SAMPLE]]
+    else:
+        unexpected = res.get("unexpected_count")
+        sample = res.get("partial_unexpected_index_list") or res.get("partial_unexpected_list") or []
+        sample = sample[:SAMPLE]
+    kwargs = cfg.kwargs or {}
+    column = kwargs.get("column") or (",".join(kwargs["column_list"]) if kwargs.get("column_list") else None)
+    severity = getattr(cfg.severity, "value", cfg.severity)
+    return {
+        "run_id": run_id,
+        "run_started_at": started,
+        "checkpoint": layer,
+        "suite": suite,
+        "expectation": meta.get("name", cfg.type),
+        "expectation_type": cfg.type,
+        "layer": layer,
+        "table_name": meta.get("table", suite),
+        "column_name": column,
+        "dimension": meta.get("dimension", "validity"),
+        "severity": str(severity).lower(),
+        "data_month": month,
+        "success": bool(vr.success) and error is None,
+        "observed_value": None if observed is None else json.dumps(_jsonable(observed)),
+        "unexpected_count": None if unexpected is None or isinstance(unexpected, (dict, list)) else int(unexpected),
+        "element_count": res.get("element_count"),
+        "unexpected_percent": res.get("unexpected_percent"),
+        "offending_sample": json.dumps(_jsonable(sample), ensure_ascii=False) if sample else None,
+        "description": cfg.description,
+        "error": error,
+        "evaluated_at": datetime.now(),
+    }
+
+
+def months_to_audit(target: str = "dev") -> list[date]:
+    """Months a build may have changed since the last publication: from the earliest month with a load
+    newer than the published one through the latest candidate month (all months before the first)."""
+    with Warehouse(target) as db:
+        if not db.relation_exists(CANDIDATE_SCHEMA, "kpi_monthly"):
+            return []
+        months = sorted(r[0] for r in db.all(f"SELECT DISTINCT month FROM {CANDIDATE_SCHEMA}.kpi_monthly"))
+        last = None
+        if db.relation_exists("audit", "publications"):
+            last = db.one("SELECT max(through_load_id) FROM audit.publications WHERE target = ?", (target,))
+        if last is None:
+            return months
+        earliest = db.one(
+            "SELECT min(substr(period, 1, 7)) FROM audit.load_manifest WHERE load_id > ? AND status = 'loaded'",
+            (last,),
+        )
+    if earliest is None:
+        return months
+    first = date.fromisoformat(earliest + "-01")
+    return [m for m in months if m >= first]
+
+
+def _through_load_id(target: str) -> int | None:
+    with Warehouse(target) as db:
+        return db.one("SELECT max(load_id) FROM audit.load_manifest WHERE status = 'loaded'")
+
+
+def _datasource(ctx, target: str):
+    if target == "pg":
+        return ctx.data_sources.add_or_update_postgres(name="warehouse_pg", connection_string=postgres_dsn())
+    return ctx.data_sources.add_or_update_sql(
+        name="warehouse_dev",
+        connection_string=f"duckdb:///{paths().warehouse}",
+        kwargs={"connect_args": {"read_only": True}},
+    )
+
+
+def run_audit(
+    target: str = "dev",
+    layers: list[str] | tuple[str, ...] = LAYERS,
+    months: list[date] | None = None,
+    trigger: str = "manual",
+    suites: Suites | None = None,
+) -> AuditRun:
+    """Validate `months` (default: what changed since the last publication) on `layers`; record everything."""
+    suites = suites or load_suites()
+    months = sorted(set(months)) if months is not None else months_to_audit(target)
+    started = datetime.now()
+    run_id = f"{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+    t0 = time.perf_counter()
+    run = AuditRun(run_id, target, list(layers), months, started, 0.0, data_docs=data_docs_index())
+    through = _through_load_id(target) if months else None
+    if months:
+        run.results = _validate(target, layers, months, suites, run_id, started)
+    run.seconds = time.perf_counter() - t0
+    with Warehouse(target) as db:
+        _add_samples(db, run, suites)
+        record_run(
+            db,
+            {
+                "run_id": run_id,
+                "target": target,
+                "trigger": trigger,
+                "layers": ",".join(layers),
+                "months": ",".join(m.strftime("%Y-%m") for m in months),
+                "through_load_id": through,
+                "started_at": started,
+                "finished_at": datetime.now(),
+                "seconds": run.seconds,
+                "expectations": len(run.results),
+                "failed_critical": len(run.failed("critical")),
+                "failed_warning": len(run.failed("warning")),
+                "errors": sum(1 for r in run.results if r["error"]),
+                "passed": run.passed,
+                "data_docs": run.data_docs,
+            },
+            run.results,
+        )
+    log.info("%s", summary(run))
+    return run
+
+
+def _add_samples(db: Warehouse, run: AuditRun, suites: Suites) -> None:
+    """Offending rows of each failed check (GX's SUMMARY results carry values, not keys)."""
+    from telco360.quality.plain import sample_sql
+
+    checks = {(c.name): (c, a) for layer in run.layers for a in suites.assets.get(layer, []) for c in a.checks}
+    for r in run.results:
+        if r["success"] or r["error"] or r["expectation"] not in checks:
+            continue
+        check, asset = checks[r["expectation"]]
+        sql = sample_sql(check, asset, r["data_month"], db.dialect, suites, SAMPLE)
+        if sql is None:
+            continue
+        cur = db.execute(sql)
+        names = [d[0] for d in cur.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        r["offending_sample"] = json.dumps(_jsonable(rows), ensure_ascii=False)
+
+
+def _validate(target, layers, months, suites: Suites, run_id: str, started: datetime) -> list[dict]:
+    gx = _gx()
+    import great_expectations.expectations as gxe
+    from great_expectations.checkpoint import UpdateDataDocsAction
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    ctx = gx_context()
+    ds = _datasource(ctx, target)
+    dialect = "postgresql" if target == "pg" else "duckdb"
+    rows: list[dict] = []
+    # checkpoints and validation definitions are rebuilt from expectations/*.yml on every run: drop the
+    # stored ones first (they would point at the assets replaced below)
+    for folder in ("checkpoints", "validation_definitions"):
+        for stale in (paths().home / "gx" / folder).glob("*.json"):
+            stale.unlink()
+    try:
+        batch_defs = {}
+        for layer in layers:
+            for a in suites.assets.get(layer, []):
+                if a.name in ds.get_asset_names():
+                    ds.delete_asset(a.name)
+                asset = ds.add_query_asset(name=a.name, query=render(a.query, None, dialect, suites))
+                batch_defs[a.name] = asset.add_batch_definition_monthly("monthly", column=a.month)
+        for layer in layers:
+            for month in months:
+                vds = []
+                for a in suites.assets.get(layer, []):
+                    suite = gx.ExpectationSuite(
+                        name=f"{layer}.{a.name}",
+                        expectations=[_expectation(gxe, c, a, month, dialect, suites) for c in a.checks],
+                        meta={"layer": layer, "table": a.table, "month": month.isoformat()},
+                    )
+                    suite = ctx.suites.add_or_update(suite)
+                    vd = gx.ValidationDefinition(name=suite.name, data=batch_defs[a.name], suite=suite)
+                    vds.append(ctx.validation_definitions.add_or_update(vd))
+                checkpoint = ctx.checkpoints.add_or_update(
+                    gx.Checkpoint(
+                        name=layer,
+                        validation_definitions=vds,
+                        actions=[UpdateDataDocsAction(name="data_docs", site_names=["local_site"])],
+                    )
+                )
+                result = checkpoint.run(
+                    batch_parameters={"year": month.year, "month": month.month},
+                    run_id=RunIdentifier(run_name=f"{run_id} {layer} {month:%Y-%m}", run_time=started),
+                )
+                for vres in result.run_results.values():
+                    suite_name = vres.suite_name
+                    rows += [_row(vr, run_id, started, layer, month, suite_name) for vr in vres.results]
+    finally:
+        ds.get_execution_engine().close()
+        ds.get_engine().dispose()
+    return rows
+
+
+def summary(run: AuditRun, published: str | None = None, width: int = 100) -> str:
+    """One screen: passed/failed by severity, the failures (grouped over months), the gate, Data Docs."""
+    months = ", ".join(m.strftime("%Y-%m") for m in run.months) or "none"
+    lines = [
+        f"Data quality run {run.run_id} on {run.target}: {len(run.results)} checks, months {months}, "
+        f"{run.seconds:.1f}s",
+        f"{'':12}{'passed':>8}{'failed':>8}",
+    ]
+    for sev in ("critical", "warning"):
+        of = [r for r in run.results if r["severity"] == sev]
+        failed = sum(1 for r in of if not r["success"])
+        lines.append(f"{sev:12}{len(of) - failed:>8}{failed:>8}")
+    failures: dict[tuple, list[dict]] = {}
+    for r in run.results:
+        if not r["success"]:
+            failures.setdefault((r["severity"], r["expectation"], r["table_name"]), []).append(r)
+    if failures:
+        lines.append("failed:")
+    ordered = sorted(failures.items(), key=lambda kv: (kv[0][0] != "critical", kv[0][1]))
+    for (sev, name, table), rs in ordered[:14]:
+        per_month = ", ".join(
+            f"{r['data_month']:%Y-%m}: " + ("error" if r["error"] else f"{r['unexpected_count'] or 0}") for r in rs
+        )
+        text = f"  {sev.upper():8} {name} ({table}) {per_month}"
+        lines.append(text if len(text) <= width else text[: width - 3] + "...")
+    if len(ordered) > 14:
+        lines.append(f"  ... and {len(ordered) - 14} more (audit.dq_results)")
+    gate = "PASSED" if run.passed else "FAILED: critical checks failed, the marts were not published"
+    lines.append(f"gate: {gate}" + (f"; {published}" if published and run.passed else ""))
+    lines.append(f"Data Docs: {run.data_docs}")
+    lines.append(f"history: SELECT * FROM audit.dq_results WHERE run_id = '{run.run_id}'")
+    return "\n".join(lines)
