@@ -188,6 +188,8 @@ def months_to_audit(target: str = "dev") -> list[date]:
 
 def _through_load_id(target: str) -> int | None:
     with Warehouse(target) as db:
+        if not db.relation_exists("audit", "load_manifest"):
+            return None
         return db.one("SELECT max(load_id) FROM audit.load_manifest WHERE status = 'loaded'")
 
 

@@ -1,0 +1,258 @@
+"""Data quality: the GX suites pass on clean data, find every planted defect at its exact count, gate
+publication month by month, and keep a queryable history."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import date
+
+import duckdb
+import pytest
+
+from telco360.ingest.loader import Loader
+from telco360.ingest.targets import DuckDBTarget
+from telco360.quality.suites import load_suites
+from telco360.simulator.faults import _refresh_manifest
+from telco360.warehouse import MARTS, build
+
+from .conftest import telco360_home
+
+JAN, FEB = date(2026, 1, 1), date(2026, 2, 1)
+
+
+def con_of(home):
+    return duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+
+
+def latest_results(home, trigger: str | None = None) -> dict[tuple[str, date], dict]:
+    con = con_of(home)
+    where = f"WHERE trigger = '{trigger}'" if trigger else ""
+    run_id = con.execute(f"SELECT run_id FROM audit.dq_runs {where} ORDER BY started_at DESC LIMIT 1").fetchone()[0]
+    cur = con.execute("SELECT * FROM audit.dq_results WHERE run_id = ?", [run_id])
+    names = [d[0] for d in cur.description]
+    rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    con.close()
+    return {(r["expectation"], r["data_month"]): r for r in rows}
+
+
+def test_on_clean_data_every_critical_check_passes_and_the_marts_are_published(built_home):
+    results = latest_results(built_home)
+    checks = load_suites().checks()
+    assert len(checks) > 60
+    # every check ran for every month, none errored, none critical failed
+    assert set(results) == {(c.name, m) for c in checks for m in (JAN, FEB)}
+    assert [k for k, r in results.items() if r["error"]] == []
+    assert [k for k, r in results.items() if r["severity"] == "critical" and not r["success"]] == []
+    con = con_of(built_home)
+    assert con.execute("SELECT passed, failed_critical FROM audit.dq_runs").fetchall() == [(True, 0)]
+    assert con.execute("SELECT through_month, months FROM audit.publications").fetchall() == [(FEB, 2)]
+    for mart in MARTS:  # published = the audited candidate, row for row
+        assert con.execute(
+            f"SELECT count(*) FROM (SELECT * FROM marts.{mart} EXCEPT ALL SELECT * FROM marts_candidate.{mart})"
+        ).fetchone() == (0,)
+        assert con.execute(f"SELECT count(*) FROM marts.{mart}").fetchone()[0] > 0
+    # the scorecard: table x dimension x month, from the trail
+    card = con.execute(
+        "SELECT count(*), count(DISTINCT month), sum(checks), sum(failed_critical) FROM marts.dq_scorecard"
+    ).fetchone()
+    assert card[1] == 2 and card[2] == len(results) and card[3] == 0
+    con.close()
+    index = built_home / "data_docs" / "index.html"
+    assert index.exists() and "marts.customer_360" in index.read_text()
+
+
+GROUP_RULES = {  # truth key -> (expectation, entities per planted defect)
+    "groups_no_members": ("group_rule_no_members", 1),
+    "groups_few_members": ("group_rule_few_members", 1),
+    "vnets_no_members": ("group_rule_vnets_no_members", 1),
+    "vnets_few_members": ("group_rule_vnets_few_members", 1),
+    "vnets_cross_region": ("group_rule_vnets_cross_region", 1),
+    "legal_persons_with_several_groups": ("group_rule_shared_legal_person", 1),
+    "group_pairs_identical_members": ("group_rule_identical_member_lists", 2),  # both groups of a pair
+    "groups_missing_industry": ("group_rule_missing_industry", 1),
+    "groups_no_account_manager": ("group_rule_no_account_manager", 1),
+    "group_products_no_users": ("group_rule_products_no_users", 1),
+    "group_products_no_fees": ("group_rule_products_no_fees", 1),
+    "groups_region_mismatch": ("group_rule_region_mismatch", 1),
+    "suspected_fake_members": ("group_rule_suspected_fake_members", 1),
+    "groups_high_churn": ("group_rule_high_churn", 1),
+}
+
+
+def test_group_cleanup_rules_are_warnings_with_the_planted_counts_and_examples(built_home, landing):
+    truth = json.loads((landing / "_truth" / "group_defects.json").read_text())["monthly"]
+    results = latest_results(built_home)
+    assert len(GROUP_RULES) == 14
+    for month, counts in truth.items():
+        m = date.fromisoformat(month + "-01")
+        for key, (name, per_defect) in GROUP_RULES.items():
+            r = results[(name, m)]
+            assert r["severity"] == "warning" and r["dimension"] == "business_rules"
+            assert r["unexpected_count"] == counts[key] * per_defect, (name, month)
+            assert r["success"] is (counts[key] == 0)
+            sample = json.loads(r["offending_sample"])
+            assert 0 < len(sample) <= 10 and all(("group_id" in s or "legal_person_hash" in s) for s in sample)
+
+
+def test_great_expectations_counts_equal_plain_sql(built_home):
+    from telco360.quality.db import Warehouse
+    from telco360.quality.plain import plain_counts
+
+    results = latest_results(built_home)
+    with telco360_home(built_home), Warehouse("dev", read_only=True) as db:
+        plain = plain_counts(db, load_suites(), ("raw", "staging", "marts"), [JAN, FEB])
+    assert set(plain) == set(results)
+    for key, value in plain.items():
+        r = results[key]
+        got = r["unexpected_count"] if r["unexpected_count"] is not None else float(r["observed_value"])
+        assert got == pytest.approx(value, rel=1e-9), key
+
+
+def test_every_planted_fault_that_reaches_the_warehouse_is_flagged_with_its_exact_count(
+    landing_faults, warehouse_faults, tmp_path
+):
+    from telco360.quality.gate import audit_and_publish
+
+    faults = json.loads((landing_faults / "_truth" / "faults.json").read_text())["faults"]
+    expected: dict[tuple[str, date], int] = {}
+    for f in faults:
+        month = date.fromisoformat(f["period"][:7] + "-01")
+        for name, n in f["audit"].items():
+            expected[(name, month)] = expected.get((name, month), 0) + n
+    assert {f["level"] for f in faults} == {"row", "delivery", "warehouse"} and len(expected) >= 10
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(warehouse_faults, home / "warehouse.duckdb")
+    with telco360_home(home):
+        build("dev")
+        result = audit_and_publish("dev", trigger="test")
+    assert result.blocked and not result.published
+    results = latest_results(home)
+    severity = {c.name: c.severity for c in load_suites().checks()}
+    for key, n in expected.items():
+        r = results[key]
+        assert (r["success"], r["unexpected_count"]) == (False, n), key
+        assert r["offending_sample"], key
+    # and no critical check fails that no planted fault explains
+    failed_critical = {k for k, r in results.items() if r["severity"] == "critical" and not r["success"]}
+    assert failed_critical == {k for k in expected if severity[k[0]] == "critical"}
+    con = con_of(home)
+    assert con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'marts' AND table_name = 'customer_360'"
+    ).fetchone() == (0,)
+    con.close()
+
+
+def _copy_month(landing, land, month: str) -> None:
+    for source in landing.iterdir():
+        if source.name.startswith("_"):
+            continue
+        for period in source.iterdir():
+            if period.name.startswith(month):
+                shutil.copytree(period, land / source.name / period.name)
+
+
+def _load(home, land) -> None:
+    target = DuckDBTarget(home / "warehouse.duckdb", home / "tmp")
+    try:
+        Loader(target, home / "tmp").load_all(land)
+    finally:
+        target.close()
+
+
+def test_a_critical_failure_in_month_m_keeps_the_marts_at_m_minus_1_until_a_fixed_rerun(landing, tmp_path):
+    from telco360.quality.gate import audit_and_publish
+    from telco360.quality.publish import published_through
+
+    home, land = tmp_path / "home", tmp_path / "landing"
+    home.mkdir()
+
+    def published_months():
+        con = con_of(home)
+        months = [r[0] for r in con.execute("SELECT DISTINCT month FROM marts.kpi_monthly ORDER BY 1").fetchall()]
+        con.close()
+        return months
+
+    with telco360_home(home):
+        _copy_month(landing, land, "2026-01")
+        _load(home, land)
+        build("dev")
+        assert audit_and_publish("dev", trigger="test").published["through_month"] == "2026-01"
+        # February arrives with 3 subscribers' bills under ids no CRM snapshot has
+        _copy_month(landing, land, "2026-02")
+        part = land / "billing_items" / "2026-02" / "part-00000.txt"
+        clean = part.read_bytes()
+        lines = clean.decode().splitlines(keepends=True)
+        subs = sorted({ln.split("|")[1] for ln in lines[1:]})[:3]
+        part.write_text(
+            "".join(
+                ln.replace(f"|{ln.split('|')[1]}|", "|990000001|", 1) if ln.split("|")[1] in subs else ln
+                for ln in lines
+            )
+        )
+        _refresh_manifest(part.parent)
+        _load(home, land)
+        build("dev")
+        failed = audit_and_publish("dev", trigger="test")
+        assert failed.blocked and "billed_subscriber_in_crm" in failed.blocked
+        assert failed.run.months == [FEB]  # January passed and was not changed: only February is audited
+        assert published_through("dev") == "2026-01" and published_months() == [JAN]
+        con = con_of(home)
+        assert con.execute("SELECT count(DISTINCT month) FROM marts_candidate.kpi_monthly").fetchone() == (2,)
+        con.close()
+        # billing re-sends February correctly
+        part.write_bytes(clean)
+        _refresh_manifest(part.parent)
+        _load(home, land)
+        build("dev")
+        fixed = audit_and_publish("dev", trigger="test")
+        assert fixed.published and fixed.published["through_month"] == "2026-02"
+        assert published_months() == [JAN, FEB]
+    # the trail: when it started failing, when it was fixed, and the scorecard of the latest run
+    con = con_of(home)
+    history = con.execute("""
+        SELECT success, unexpected_count FROM audit.dq_results
+        WHERE expectation = 'billed_subscriber_in_crm' AND data_month = DATE '2026-02-01'
+        ORDER BY run_started_at""").fetchall()
+    assert history == [(False, 1), (True, 0)]  # three bad subscriber ids were all set to one id
+    assert con.execute("SELECT count(*), sum(CASE WHEN passed THEN 1 ELSE 0 END) FROM audit.dq_runs").fetchone() == (
+        3,
+        2,
+    )
+    assert con.execute(
+        "SELECT sum(failed_critical) FROM marts.dq_scorecard WHERE month = DATE '2026-02-01'"
+    ).fetchone() == (0,)
+    con.close()
+
+
+def test_the_kpi_share_check_catches_the_decks_printed_33_1_percent(tmp_path):
+    """SPEC §4: the deck prints a new-business share of 33.1% where its parts give 39.3 / 121.9 = 32.2%."""
+    from telco360.quality.audit import run_audit
+    from telco360.quality.suites import Suites
+
+    home = tmp_path / "home"
+    home.mkdir()
+    con = duckdb.connect(str(home / "warehouse.duckdb"))
+    con.execute("CREATE SCHEMA marts_candidate")
+    con.execute("""
+        CREATE TABLE marts_candidate.kpi_monthly AS
+        SELECT DATE '2008-12-01' AS month, city_code, 'ALL' AS brand,
+               121.90::DECIMAL(18, 2) AS operating_revenue, 39.30::DECIMAL(18, 2) AS new_business_revenue,
+               31.90::DECIMAL(18, 2) AS data_vas_revenue, 4.51::DECIMAL(18, 2) AS campaign_revenue,
+               0.97::DOUBLE AS campaign_effective_revenue, 100 AS subscribers_at_start, 3 AS churned,
+               0.03::DOUBLE AS churn_rate, printed::DECIMAL(18, 1) AS new_business_share_pct,
+               29.3::DECIMAL(18, 1) AS effective_new_business_share_pct, 14.1::DECIMAL(18, 1) AS data_vas_discount_pct,
+               11.5::DECIMAL(18, 1) AS new_business_discount_pct
+        FROM (VALUES ('AS_PRINTED', 33.1), ('RECOMPUTED', 32.2)) AS t(city_code, printed)""")
+    con.close()
+    suites = load_suites()
+    kpi = next(a for a in suites.assets["marts"] if a.name == "kpi_monthly")
+    kpi.checks = [c for c in kpi.checks if c.name == "kpi_shares_recompute_from_parts"]
+    only = Suites(assets={"marts": [kpi]}, volume_bands={})
+    with telco360_home(home):
+        run = run_audit("dev", layers=("marts",), months=[date(2008, 12, 1)], suites=only)
+    (r,) = run.results
+    assert (r["success"], r["unexpected_count"], r["severity"]) == (False, 1, "critical")
+    assert [s["city_code"] for s in json.loads(r["offending_sample"])] == ["AS_PRINTED"]
+    assert not run.passed
