@@ -34,7 +34,7 @@ MONTHS ?= 3
 START ?= 2026-01
 SEED ?= 42
 
-.PHONY: help install run test lint format airflow-init airflow pg-up pg-down status bench bench-build docs build clean
+.PHONY: help install run test lint format airflow-init airflow pg-up pg-down status bench bench-build docs build clean quality audit bench-quality
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-14s %s\n", $$1, $$2}'
@@ -69,8 +69,10 @@ run: airflow-init ## generate the demo operator, then run the ingest and build D
 	@echo
 	@$(BIN)/telco360 marts
 	@echo
+	@$(BIN)/telco360 quality
+	@echo
 	@echo "landing: $(TELCO360_HOME)/landing (planted truth in _truth/)   warehouse: $(TELCO360_HOME)/warehouse.duckdb"
-	@echo "Airflow UI: make airflow   dbt docs: make docs"
+	@echo "Airflow UI: make airflow   dbt docs and GX Data Docs: make docs"
 
 status: install ## what the warehouse holds now
 	@$(BIN)/telco360 status
@@ -104,7 +106,16 @@ bench: install ## loader benchmark: 1M subscribers x 1 month (BENCH_SUBSCRIBERS 
 bench-build: install pg-up ## warehouse build benchmark: 1M subscribers x 3 months, DuckDB and PostgreSQL
 	source $(TELCO360_HOME)/pg/env && $(BIN)/python bench/bench_build.py --subscribers $${BENCH_SUBSCRIBERS:-1000000}
 
-docs: install ## build dbt docs (the warehouse's documentation) and print where they are
+quality: install ## the latest data-quality run on one screen (results: audit.dq_results)
+	@$(BIN)/telco360 quality
+
+audit: install ## validate with Great Expectations and publish the marts if no critical check fails
+	$(BIN)/telco360 audit --target $${TARGET:-dev} --publish
+
+bench-quality: install ## GX validation of the marts vs plain SQL: 1M subscribers (from bench-build) and 20k
+	$(BIN)/python bench/bench_quality.py
+
+docs: install ## build dbt docs and print where they and the GX Data Docs (data-quality results) are
 	@$(BIN)/telco360 docs
 
 build: install ## build the warehouse with dbt outside Airflow (TARGET=dev|pg, FULL_REFRESH=1)

@@ -28,7 +28,13 @@ def test_fault_catalogue_covers_every_kind_the_issue_names(landing_faults):
         "empty_file",
         "truncated_last_line",
         "wrong_encoding",
+        # valid to every row contract: for the data-quality audit (tests/test_quality.py)
+        "orphan_billing",
+        "amount_outlier",
+        "duplicate_msisdn",
+        "volume_drop",
     }
+    assert all("audit" in f for f in faults(landing_faults))
 
 
 def test_every_row_fault_is_quarantined_at_its_lines_with_its_rule(landing_faults, warehouse_faults):

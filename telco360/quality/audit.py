@@ -94,11 +94,13 @@ def _expectation(gxe, check: Check, asset: Asset, month: date, dialect: str, sui
     meta = {"name": check.name, "dimension": check.dimension, "layer": check.layer, "table": asset.table}
     common = dict(severity=check.severity, meta=meta, description=check.description or check.name)
     if check.rows is not None:
-        return gxe.UnexpectedRowsExpectation(
-            unexpected_rows_query=with_batch(render(check.rows, month, dialect, suites)),
-            result_format="COMPLETE",
-            **common,
-        )
+        # GX aliases {batch} itself unless the query has a JOIN, in which case the query must alias it
+        from great_expectations.expectations.metrics.query_metric_provider import _query_has_join_clause
+
+        query = with_batch(render(check.rows, month, dialect, suites))
+        if _query_has_join_clause(query):
+            query = query.replace("{batch}", "{batch} AS batch_source", 1)
+        return gxe.UnexpectedRowsExpectation(unexpected_rows_query=query, result_format="COMPLETE", **common)
     cls = getattr(gxe, _camel(check.type), None)
     if cls is None:
         raise ValueError(f"{check.suite} {check.name}: GX has no expectation {check.type}")

@@ -18,7 +18,7 @@ def batch_sql(asset: Asset, month: date, dialect: str, suites: Suites) -> str:
 
 def _rows_sql(check: Check, asset: Asset, month: date, dialect: str, suites: Suites) -> str:
     batch = batch_sql(asset, month, dialect, suites)
-    return with_batch(render(check.rows, month, dialect, suites)).replace("{batch}", batch)
+    return with_batch(render(check.rows, month, dialect, suites)).replace("{batch}", f"{batch} AS batch_source")
 
 
 def _violation(check: Check) -> str | None:
