@@ -323,35 +323,34 @@ def _validate(target, layers, months, suites: Suites, run_id: str, started: date
     return rows
 
 
-def summary(run: AuditRun, published: str | None = None, width: int = 100) -> str:
-    """One screen: passed/failed by severity, the failures (grouped over months), the gate, Data Docs."""
-    months = ", ".join(m.strftime("%Y-%m") for m in run.months) or "none"
+def summary(run: AuditRun, published: str | None = None, limit: int = 14) -> str:
+    """One screen: passed/failed by severity, each failed check once (over its months), the gate, Data Docs."""
+    months = [m.strftime("%Y-%m") for m in run.months]
+    span = f"{months[0]}..{months[-1]}" if len(months) > 2 else ", ".join(months) or "none"
     lines = [
-        f"Data quality run {run.run_id} on {run.target}: {len(run.results)} checks, months {months}, "
-        f"{run.seconds:.1f}s",
-        f"{'':12}{'passed':>8}{'failed':>8}",
+        f"Data quality run {run.run_id} on {run.target}: {len(run.results)} checks, months {span}, {run.seconds:.1f}s",
+        f"{'':10}{'passed':>8}{'failed':>8}",
     ]
     for sev in ("critical", "warning"):
         of = [r for r in run.results if r["severity"] == sev]
         failed = sum(1 for r in of if not r["success"])
-        lines.append(f"{sev:12}{len(of) - failed:>8}{failed:>8}")
+        lines.append(f"{sev:10}{len(of) - failed:>8}{failed:>8}")
     failures: dict[tuple, list[dict]] = {}
     for r in run.results:
         if not r["success"]:
             failures.setdefault((r["severity"], r["expectation"], r["table_name"]), []).append(r)
     if failures:
-        lines.append("failed:")
+        lines.append(f"{'failed':10}{'check':<42}{'table':<31}offending rows by month (MM:n)")
     ordered = sorted(failures.items(), key=lambda kv: (kv[0][0] != "critical", kv[0][1]))
-    for (sev, name, table), rs in ordered[:14]:
-        per_month = ", ".join(
-            f"{r['data_month']:%Y-%m}: " + ("error" if r["error"] else f"{r['unexpected_count'] or 0}") for r in rs
+    for (sev, name, table), rs in ordered[:limit]:
+        counts = " ".join(
+            f"{r['data_month']:%m}:" + ("error" if r["error"] else str(r["unexpected_count"] or 0)) for r in rs
         )
-        text = f"  {sev.upper():8} {name} ({table}) {per_month}"
-        lines.append(text if len(text) <= width else text[: width - 3] + "...")
-    if len(ordered) > 14:
-        lines.append(f"  ... and {len(ordered) - 14} more (audit.dq_results)")
-    gate = "PASSED" if run.passed else "FAILED: critical checks failed, the marts were not published"
+        lines.append(f"{sev:10}{name[:41]:<42}{table[:30]:<31}{counts}")
+    if len(ordered) > limit:
+        lines.append(f"... and {len(ordered) - limit} more failed checks: audit.dq_results")
+    gate = "PASSED" if run.passed else "FAILED (critical checks failed): the marts were not published"
     lines.append(f"gate: {gate}" + (f"; {published}" if published and run.passed else ""))
     lines.append(f"Data Docs: {run.data_docs}")
-    lines.append(f"history: SELECT * FROM audit.dq_results WHERE run_id = '{run.run_id}'")
+    lines.append(f"details:   SELECT * FROM audit.dq_results WHERE run_id = '{run.run_id}' AND NOT success")
     return "\n".join(lines)
