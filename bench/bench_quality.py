@@ -117,7 +117,9 @@ def main() -> None:
     s, big = results["small"], results["large"]
     print(
         f"table size x{big['rows'] / s['rows']:.0f}: GX time x{big['gx'] / s['gx']:.1f}, "
-        f"GX peak memory x{big['gx_rss'] / s['gx_rss']:.2f} ({s['gx_rss']:.2f} -> {big['gx_rss']:.2f} GB)"
+        f"GX peak memory x{big['gx_rss'] / s['gx_rss']:.2f} ({s['gx_rss']:.2f} -> {big['gx_rss']:.2f} GB); "
+        f"plain SQL x{big['plain_rss'] / s['plain_rss']:.2f}; GX above plain SQL "
+        f"{s['gx_rss'] - s['plain_rss']:.2f} -> {big['gx_rss'] - big['plain_rss']:.2f} GB"
     )
 
 
