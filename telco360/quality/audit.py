@@ -22,6 +22,7 @@ from telco360.quality.trail import record_run
 
 log = logging.getLogger("telco360.quality")
 SAMPLE = 10
+MEMORY_LIMIT = os.environ.get("TELCO360_DQ_MEMORY_LIMIT", "1GB")  # DuckDB's, during validation
 
 
 @dataclass
@@ -57,7 +58,25 @@ def _gx():
             value = "duckdb"
 
         see._PERSISTED_CONNECTION_DIALECTS = (*see._PERSISTED_CONNECTION_DIALECTS, _DuckDB("duckdb"))
+        _quiet_duckdb()
     return gx
+
+
+def _quiet_duckdb() -> None:
+    """GX's DuckDB connections: no progress bars on stdout, and bounded memory (DuckDB spills the big
+    aggregations of the uniqueness checks to disk beyond it), so validation memory does not grow with the
+    tables. Session settings, which DuckDB does not take at connect time."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    @event.listens_for(Engine, "connect")
+    def _settings(dbapi_connection, _record):
+        if type(dbapi_connection).__module__.startswith("duckdb_engine"):
+            spill = paths().tmp / "duckdb-validation"
+            spill.mkdir(parents=True, exist_ok=True)
+            dbapi_connection.execute("SET enable_progress_bar = false")
+            dbapi_connection.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+            dbapi_connection.execute(f"SET temp_directory = '{spill}'")
 
 
 def gx_context():
