@@ -41,6 +41,7 @@ def last_run_report(target: str = "dev") -> str:
     if run is None:
         return "no data-quality run yet: `telco360 audit` (or the build_warehouse DAG) runs one"
     through = published_through(target)
-    return summary(run, published=f"marts published through {through}" if through else None) + (
-        f"\npublished marts: through {through}" if through else "\npublished marts: none yet"
-    )
+    text = summary(run, published=f"marts published through {through}" if through else None)
+    if not run.passed:
+        text += f"\npublished marts: {'through ' + through if through else 'none yet'}"
+    return text
