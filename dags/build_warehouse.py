@@ -73,16 +73,18 @@ def build_warehouse():
     def audit_and_publish() -> str:
         """The gate: GX validates raw, staging and the candidate marts for the months this build changed;
         only if no critical check failed are the marts copied to `marts` (and their assets emitted)."""
-        from airflow.exceptions import AirflowFailException
+        from airflow.exceptions import AirflowFailException, AirflowSkipException
 
         from telco360.airflow_tasks import audit_and_publish
         from telco360.quality.publish import PublicationBlocked
         from telco360.reporting import marts_report
 
         try:
-            text = audit_and_publish(TARGET)
+            text, published = audit_and_publish(TARGET)
         except PublicationBlocked as exc:
             raise AirflowFailException(f"marts not published: {exc}") from exc
+        if not published:  # nothing changed since the last publication: no asset events
+            raise AirflowSkipException(text)
         return text + "\n" + marts_report(TARGET)
 
     dbt >> audit_and_publish()

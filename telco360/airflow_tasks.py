@@ -92,9 +92,10 @@ def audit_raw(summaries: list[dict]) -> str:
     return text
 
 
-def audit_and_publish(target: str) -> str:
+def audit_and_publish(target: str) -> tuple[str, bool]:
     """The gate: validate every layer for the months the build changed, publish the marts only if no
-    critical check failed. Raises PublicationBlocked (the task fails, the marts stay as they were)."""
+    critical check failed. Returns (summary, published); raises PublicationBlocked when blocked (the
+    task fails, the marts stay as they were). Nothing changed since the last publication: (note, False)."""
     from telco360.quality.gate import audit_and_publish as gate
     from telco360.quality.publish import PublicationBlocked
 
@@ -104,4 +105,4 @@ def audit_and_publish(target: str) -> str:
         log.error("data quality\n%s", text)
         raise PublicationBlocked(result.blocked)
     log.info("data quality\n%s", text)
-    return text
+    return text, result.published is not None

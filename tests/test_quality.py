@@ -83,7 +83,7 @@ GROUP_RULES = {  # truth key -> (expectation, entities per planted defect)
 def test_group_cleanup_rules_are_warnings_with_the_planted_counts_and_examples(built_home, landing):
     truth = json.loads((landing / "_truth" / "group_defects.json").read_text())["monthly"]
     results = latest_results(built_home)
-    assert len(GROUP_RULES) == 14
+    assert len(GROUP_RULES) == 14 and len(truth) == 2
     for month, counts in truth.items():
         m = date.fromisoformat(month + "-01")
         for key, (name, per_defect) in GROUP_RULES.items():
@@ -95,18 +95,24 @@ def test_group_cleanup_rules_are_warnings_with_the_planted_counts_and_examples(b
             assert 0 < len(sample) <= 10 and all(("group_id" in s or "legal_person_hash" in s) for s in sample)
 
 
-def test_great_expectations_counts_equal_plain_sql(built_home):
+def assert_gx_equals_plain_sql(home) -> int:
+    """GX's count (or observed value) of every check = the same check in plain SQL; returns the failures."""
     from telco360.quality.db import Warehouse
     from telco360.quality.plain import plain_counts
 
-    results = latest_results(built_home)
-    with telco360_home(built_home), Warehouse("dev", read_only=True) as db:
+    results = latest_results(home)
+    with telco360_home(home), Warehouse("dev", read_only=True) as db:
         plain = plain_counts(db, load_suites(), ("raw", "staging", "marts"), [JAN, FEB])
     assert set(plain) == set(results)
     for key, value in plain.items():
         r = results[key]
         got = r["unexpected_count"] if r["unexpected_count"] is not None else float(r["observed_value"])
         assert got == pytest.approx(value, rel=1e-9), key
+    return sum(1 for r in results.values() if not r["success"])
+
+
+def test_great_expectations_counts_equal_plain_sql(built_home):
+    assert assert_gx_equals_plain_sql(built_home) >= 14  # the group-rule findings at least
 
 
 def test_every_planted_fault_that_reaches_the_warehouse_is_flagged_with_its_exact_count(
@@ -137,6 +143,7 @@ def test_every_planted_fault_that_reaches_the_warehouse_is_flagged_with_its_exac
     # and no critical check fails that no planted fault explains
     failed_critical = {k for k, r in results.items() if r["severity"] == "critical" and not r["success"]}
     assert failed_critical == {k for k in expected if severity[k[0]] == "critical"}
+    assert assert_gx_equals_plain_sql(home) > len(failed_critical)  # and GX counts what plain SQL counts
     con = con_of(home)
     assert con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'marts' AND table_name = 'customer_360'"
@@ -196,7 +203,8 @@ def test_a_critical_failure_in_month_m_keeps_the_marts_at_m_minus_1_until_a_fixe
         build("dev")
         failed = audit_and_publish("dev", trigger="test")
         assert failed.blocked and "billed_subscriber_in_crm" in failed.blocked
-        assert failed.run.months == [FEB]  # January passed and was not changed: only February is audited
+        # February and the month before it (February's CRM refreshes January's churned_next_month)
+        assert failed.run.months == [JAN, FEB]
         assert published_through("dev") == "2026-01" and published_months() == [JAN]
         con = con_of(home)
         assert con.execute("SELECT count(DISTINCT month) FROM marts_candidate.kpi_monthly").fetchone() == (2,)
@@ -206,20 +214,43 @@ def test_a_critical_failure_in_month_m_keeps_the_marts_at_m_minus_1_until_a_fixe
         _refresh_manifest(part.parent)
         _load(home, land)
         build("dev")
+        # a partial audit cannot publish: not every layer, or not every changed month
+        from telco360.quality.audit import run_audit
+        from telco360.quality.publish import PublicationBlocked, publish
+
+        partial = run_audit("dev", layers=("marts",), months=[JAN, FEB], trigger="test")
+        with pytest.raises(PublicationBlocked, match="did not check raw, staging"):
+            publish("dev", partial.run_id)
+        partial = run_audit("dev", months=[FEB], trigger="test")
+        with pytest.raises(PublicationBlocked, match="did not check 2026-01"):
+            publish("dev", partial.run_id)
+        empty = run_audit("dev", months=[], trigger="test")
+        assert not empty.passed
+        with pytest.raises(PublicationBlocked, match="did not pass"):
+            publish("dev", empty.run_id)
         fixed = audit_and_publish("dev", trigger="test")
         assert fixed.published and fixed.published["through_month"] == "2026-02"
         assert published_months() == [JAN, FEB]
+        # nothing changed since: nothing to audit, nothing to publish
+        again = audit_and_publish("dev", trigger="test")
+        assert (again.run, again.published, again.blocked) == (None, None, None) and "nothing changed" in again.note
+        # a candidate rebuilt after its audit is not published on that audit
+        con = duckdb.connect(str(home / "warehouse.duckdb"))
+        con.execute("UPDATE marts_candidate.customer_360 SET _built_through_load_id = _built_through_load_id + 1")
+        con.close()
+        with pytest.raises(PublicationBlocked, match="rebuilt since audit run"):
+            publish("dev", fixed.run.run_id)
     # the trail: when it started failing, when it was fixed, and the scorecard of the latest run
     con = con_of(home)
     history = con.execute("""
         SELECT success, unexpected_count FROM audit.dq_results
         WHERE expectation = 'billed_subscriber_in_crm' AND data_month = DATE '2026-02-01'
         ORDER BY run_started_at""").fetchall()
-    assert history == [(False, 1), (True, 0)]  # three bad subscriber ids were all set to one id
-    assert con.execute("SELECT count(*), sum(CASE WHEN passed THEN 1 ELSE 0 END) FROM audit.dq_runs").fetchone() == (
-        3,
-        2,
-    )
+    # three bad subscriber ids were all set to one id; the partial runs checked February too
+    assert history == [(False, 1), (True, 0), (True, 0)]
+    runs = con.execute("SELECT passed, layers, months FROM audit.dq_runs ORDER BY started_at").fetchall()
+    assert [r[0] for r in runs] == [True, False, True, True, False, True]
+    assert con.execute("SELECT count(*) FROM audit.publications").fetchone() == (2,)
     assert con.execute(
         "SELECT sum(failed_critical) FROM marts.dq_scorecard WHERE month = DATE '2026-02-01'"
     ).fetchone() == (0,)

@@ -35,14 +35,24 @@ class AuditRun:
     seconds: float
     results: list[dict] = field(default_factory=list)
     data_docs: str = ""
+    expected: int = 0  # results a complete run has: checks x months
+    error: str | None = None
+    through_load_id: int | None = None
+    project_hash: str | None = None
 
     def failed(self, severity: str) -> list[dict]:
         return [r for r in self.results if not r["success"] and r["severity"] == severity]
 
     @property
     def passed(self) -> bool:
-        """The gate: no critical expectation failed (an expectation that could not run counts as failed)."""
-        return not self.failed("critical")
+        """The gate, failing closed: something was checked, every check ran (one that could not run counts
+        as failed), and no critical check failed."""
+        return (
+            bool(self.months)
+            and self.error is None
+            and len(self.results) == self.expected
+            and not self.failed("critical")
+        )
 
 
 def _gx():
@@ -185,33 +195,65 @@ def _row(vr, run_id: str, started: datetime, layer: str, month: date, suite: str
     }
 
 
+def project_hash() -> str:
+    """Fingerprint of the dbt project (models, macros, seeds, tests, settings): a change may rebuild every
+    month of the marts, so every month is audited again."""
+    import hashlib
+
+    from telco360.warehouse import DBT_PROJECT
+
+    h = hashlib.sha256()
+    files = [DBT_PROJECT / "dbt_project.yml"]
+    for folder in ("models", "macros", "seeds", "tests"):
+        files += sorted((DBT_PROJECT / folder).rglob("*"))
+    for f in files:
+        if f.is_file():
+            h.update(str(f.relative_to(DBT_PROJECT)).encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def candidate_through_load_id(db: Warehouse) -> int | None:
+    """The newest load the candidate marts were built from (dbt stores it on every customer_360 row)."""
+    if not db.relation_exists(CANDIDATE_SCHEMA, "customer_360"):
+        return None
+    return db.one(f"SELECT max(_built_through_load_id) FROM {CANDIDATE_SCHEMA}.customer_360")
+
+
+def last_publication(db: Warehouse, target: str) -> tuple | None:
+    """(run_id, through_load_id, project_hash, through_month) of the latest publication."""
+    if not db.relation_exists("audit", "publications"):
+        return None
+    rows = db.all(
+        "SELECT run_id, through_load_id, project_hash, through_month FROM audit.publications WHERE target = ? "
+        "ORDER BY published_at DESC LIMIT 1",
+        (target,),
+    )
+    return rows[0] if rows else None
+
+
 def months_to_audit(target: str = "dev") -> list[date]:
-    """Months a build may have changed since the last publication: from the earliest month with a load
-    newer than the published one through the latest candidate month (all months before the first)."""
+    """Candidate months the builds since the last publication may have changed. All of them before the first
+    publication or after a change to the dbt project; otherwise from the month before the earliest month
+    loaded since (a new month refreshes the month before's `churned_next_month`) through the latest. None
+    when nothing the candidate was built from changed."""
     with Warehouse(target) as db:
         if not db.relation_exists(CANDIDATE_SCHEMA, "kpi_monthly"):
             return []
         months = sorted(r[0] for r in db.all(f"SELECT DISTINCT month FROM {CANDIDATE_SCHEMA}.kpi_monthly"))
-        last = None
-        if db.relation_exists("audit", "publications"):
-            last = db.one("SELECT max(through_load_id) FROM audit.publications WHERE target = ?", (target,))
-        if last is None:
+        last = last_publication(db, target)
+        if last is None or last[2] != project_hash():
             return months
+        built = candidate_through_load_id(db)
         earliest = db.one(
-            "SELECT min(substr(period, 1, 7)) FROM audit.load_manifest WHERE load_id > ? AND status = 'loaded'",
-            (last,),
+            "SELECT min(substr(period, 1, 7)) FROM audit.load_manifest "
+            "WHERE load_id > ? AND load_id <= ? AND status = 'loaded'",
+            (last[1], built),
         )
     if earliest is None:
-        return months
+        return []
     first = date.fromisoformat(earliest + "-01")
+    first = date(first.year - (first.month == 1), 12 if first.month == 1 else first.month - 1, 1)
     return [m for m in months if m >= first]
-
-
-def _through_load_id(target: str) -> int | None:
-    with Warehouse(target) as db:
-        if not db.relation_exists("audit", "load_manifest"):
-            return None
-        return db.one("SELECT max(load_id) FROM audit.load_manifest WHERE status = 'loaded'")
 
 
 def _datasource(ctx, target: str):
@@ -238,9 +280,16 @@ def run_audit(
     run_id = f"{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     t0 = time.perf_counter()
     run = AuditRun(run_id, target, list(layers), months, started, 0.0, data_docs=data_docs_index())
-    through = _through_load_id(target) if months else None
+    run.expected = sum(len(a.checks) for layer in layers for a in suites.assets.get(layer, [])) * len(months)
+    run.project_hash = project_hash()
+    with Warehouse(target, read_only=target == "dev") as db:
+        run.through_load_id = candidate_through_load_id(db)
+    failure: Exception | None = None
     if months:
-        run.results = _validate(target, layers, months, suites, run_id, started)
+        try:
+            run.results = _validate(target, layers, months, suites, run_id, started)
+        except Exception as exc:  # recorded as a failed run, then raised
+            failure, run.error = exc, f"{type(exc).__name__}: {exc}"[:2000]
     run.seconds = time.perf_counter() - t0
     with Warehouse(target) as db:
         _add_samples(db, run, suites)
@@ -252,7 +301,8 @@ def run_audit(
                 "trigger": trigger,
                 "layers": ",".join(layers),
                 "months": ",".join(m.strftime("%Y-%m") for m in months),
-                "through_load_id": through,
+                "through_load_id": run.through_load_id,
+                "project_hash": run.project_hash,
                 "started_at": started,
                 "finished_at": datetime.now(),
                 "seconds": run.seconds,
@@ -261,10 +311,13 @@ def run_audit(
                 "failed_warning": len(run.failed("warning")),
                 "errors": sum(1 for r in run.results if r["error"]),
                 "passed": run.passed,
+                "error": run.error,
                 "data_docs": run.data_docs,
             },
             run.results,
         )
+    if failure is not None:
+        raise failure
     log.info("%s", summary(run))
     return run
 
@@ -281,9 +334,13 @@ def _add_samples(db: Warehouse, run: AuditRun, suites: Suites) -> None:
         sql = sample_sql(check, asset, r["data_month"], db.dialect, suites, SAMPLE)
         if sql is None:
             continue
-        cur = db.execute(sql)
-        names = [d[0] for d in cur.description]
-        rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        try:
+            cur = db.execute(sql)
+            names = [d[0] for d in cur.description]
+            rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        except Exception as exc:  # the check's result stands; the trail says why it has no examples
+            db.rollback()
+            rows = [{"sample_error": str(exc)[:500]}]
         r["offending_sample"] = json.dumps(_jsonable(rows), ensure_ascii=False)
 
 

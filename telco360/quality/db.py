@@ -38,6 +38,10 @@ class Warehouse:
         return sql.replace("?", "%s") if self.dialect == "postgresql" else sql
 
     def execute(self, sql: str, params: tuple | list = ()):
+        """`?` marks parameters; a statement without parameters is sent as it is (so `%` and `?` in its
+        literals are left alone)."""
+        if not params:
+            return self.con.execute(sql)
         return self.con.execute(self._sql(sql), params)
 
     def executemany(self, sql: str, rows: list[tuple]) -> None:

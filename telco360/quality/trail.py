@@ -16,6 +16,7 @@ DDL = [
         layers varchar NOT NULL,
         months varchar NOT NULL,
         through_load_id bigint,
+        project_hash varchar,
         started_at timestamp NOT NULL,
         finished_at timestamp NOT NULL,
         seconds double precision,
@@ -24,6 +25,7 @@ DDL = [
         failed_warning integer NOT NULL,
         errors integer NOT NULL,
         passed boolean NOT NULL,
+        error varchar,
         data_docs varchar)""",
     """CREATE TABLE IF NOT EXISTS audit.dq_results (
         run_id varchar NOT NULL,
@@ -54,6 +56,7 @@ DDL = [
         through_month date,
         months integer NOT NULL,
         through_load_id bigint,
+        project_hash varchar,
         tables varchar NOT NULL,
         seconds double precision)""",
 ]
@@ -107,13 +110,30 @@ RESULT_COLUMNS = [
 ]
 
 
+TRAIL_TABLES = "audit.dq_runs, audit.dq_results, audit.publications"
+
+
 def ensure_trail(db: Warehouse) -> None:
     for sql in DDL:
         db.execute(sql)
     if db.dialect == "postgresql":
-        # a view's columns cannot change under CREATE OR REPLACE in PostgreSQL
-        db.execute("DROP VIEW IF EXISTS marts.dq_scorecard")
-    db.execute(SCORECARD)
+        # the gate trusts audit.dq_runs: the loader role (which may write the rest of audit) may not
+        db.execute(
+            "DO $$ BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'loader') THEN "
+            f"REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {TRAIL_TABLES} FROM loader; END IF; END $$"
+        )
+    try:
+        db.execute(SCORECARD)
+    except Exception:  # PostgreSQL: the view's columns changed; replace it atomically
+        db.rollback()
+        db.begin()
+        try:
+            db.execute("DROP VIEW IF EXISTS marts.dq_scorecard")
+            db.execute(SCORECARD)
+            db.commit()
+        except Exception:
+            db.rollback()
+            raise
 
 
 def record_run(db: Warehouse, run: dict, results: list[dict]) -> None:
