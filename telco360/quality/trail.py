@@ -113,8 +113,16 @@ RESULT_COLUMNS = [
 TRAIL_TABLES = "audit.dq_runs, audit.dq_results, audit.publications"
 
 
+# columns added after the trail tables were first created (a trail is kept, never recreated)
+MIGRATIONS = [
+    "ALTER TABLE audit.dq_runs ADD COLUMN IF NOT EXISTS project_hash varchar",
+    "ALTER TABLE audit.dq_runs ADD COLUMN IF NOT EXISTS error varchar",
+    "ALTER TABLE audit.publications ADD COLUMN IF NOT EXISTS project_hash varchar",
+]
+
+
 def ensure_trail(db: Warehouse) -> None:
-    for sql in DDL:
+    for sql in DDL + MIGRATIONS:
         db.execute(sql)
     if db.dialect == "postgresql":
         # the gate trusts audit.dq_runs: the loader role (which may write the rest of audit) may not
