@@ -107,9 +107,15 @@ def cmd_audit(args) -> int:
             print(f"not published: {result.blocked}", file=sys.stderr)
             return 1
         return 0
-    run = run_audit(
-        args.target, layers=args.layer or ("raw", "staging", "marts"), months=_months(args.month), trigger="cli"
-    )
+    months = _months(args.month)
+    if months is None:
+        from telco360.quality.audit import months_to_audit
+
+        months = months_to_audit(args.target)
+        if not months:
+            print("nothing to audit: no candidate month changed since the last publication (--month YYYY-MM)")
+            return 0
+    run = run_audit(args.target, layers=args.layer or ("raw", "staging", "marts"), months=months, trigger="cli")
     print(summary(run))
     return 0 if run.passed else 1
 

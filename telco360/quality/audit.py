@@ -223,9 +223,13 @@ def last_publication(db: Warehouse, target: str) -> tuple | None:
     """(run_id, through_load_id, project_hash, through_month) of the latest publication."""
     if not db.relation_exists("audit", "publications"):
         return None
+    has_hash = db.one(  # a trail from before the fingerprint: every month is audited again
+        "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'audit' "
+        "AND table_name = 'publications' AND column_name = 'project_hash'"
+    )
     rows = db.all(
-        "SELECT run_id, through_load_id, project_hash, through_month FROM audit.publications WHERE target = ? "
-        "ORDER BY published_at DESC LIMIT 1",
+        f"SELECT run_id, through_load_id, {'project_hash' if has_hash else 'NULL'}, through_month "
+        "FROM audit.publications WHERE target = ? ORDER BY published_at DESC LIMIT 1",
         (target,),
     )
     return rows[0] if rows else None
