@@ -1,4 +1,5 @@
-"""The ingest DAG really runs in Airflow (metadata DB migrated, `airflow dags test`), end to end."""
+"""The DAGs really run in Airflow (metadata DB migrated, `airflow dags test`), end to end, and the quality
+gate fails its task in Airflow when a critical check fails."""
 
 from __future__ import annotations
 
@@ -85,5 +86,35 @@ def test_ingest_then_build_dags_run_end_to_end(tmp_path):
     runs = dict(con.execute("SELECT trigger, passed FROM audit.dq_runs").fetchall())
     assert runs == {"ingest_extracts": True, "build_warehouse": True}
     assert con.execute("SELECT count(*) FROM audit.publications").fetchone()[0] == 1
+    con.close()
     # the run left its state in TELCO360_HOME, not in the home directory
     assert (home / "airflow" / "airflow.db").exists()
+
+    # billing re-sends the month with three subscribers under an id no CRM has: loaded and built outside
+    # Airflow, then the gate task in Airflow fails and the published marts stay as they were
+    from telco360.simulator.faults import _refresh_manifest
+
+    (period,) = [p for p in (landing / "billing_items").iterdir()]
+    part = period / "part-00000.txt"
+    lines = part.read_text().splitlines(keepends=True)
+    subs = sorted({ln.split("|")[1] for ln in lines[1:]})[:3]
+    part.write_text(
+        "".join(
+            ln.replace(f"|{ln.split('|')[1]}|", "|990000001|", 1) if ln.split("|")[1] in subs else ln for ln in lines
+        )
+    )
+    _refresh_manifest(period)
+    cli = str(Path(sys.executable).with_name("telco360"))
+    for step in (["ingest", "-q"], ["build"]):
+        done = subprocess.run([cli, *step], env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+    proc = airflow(["tasks", "test", "build_warehouse", "audit_and_publish"], env)
+    out = proc.stdout + proc.stderr
+    # (`airflow tasks test` exits 0 whatever the task does: its log says how it ended)
+    assert "AirflowFailException: marts not published" in out, out[-3000:]
+    assert "billed_subscriber_in_crm" in out, out[-3000:]
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    assert con.execute("SELECT sum(revenue) FROM marts.customer_360").fetchone()[0] == billed  # as published
+    assert con.execute("SELECT count(*) FROM audit.publications").fetchone()[0] == 1
+    assert con.execute("SELECT passed FROM audit.dq_runs ORDER BY started_at DESC LIMIT 1").fetchone() == (False,)
+    con.close()
