@@ -52,7 +52,6 @@ def status_report(warehouse: Path) -> str:
 
 def marts_report(target: str = "dev", schema: str = "marts") -> str:
     """Row counts of the published marts (or of the unaudited candidates: schema `marts_candidate`)."""
-    from telco360.config import paths, postgres_dsn
     from telco360.quality.db import Warehouse
     from telco360.warehouse import MARTS
 
@@ -61,19 +60,8 @@ def marts_report(target: str = "dev", schema: str = "marts") -> str:
             return f"{schema}: nothing there yet" + (
                 " (no build has passed the data-quality gate)" if schema == "marts" else ""
             )
-    sql = f"SELECT count(*), count(DISTINCT month) FROM {schema}.{{}}"
+        counts = [db.all(f"SELECT count(*), count(DISTINCT month) FROM {schema}.{m}")[0] for m in MARTS]
     lines = [f"{'mart':<32}{'rows':>12}{'months':>8}"]
-    if target == "pg":
-        import psycopg
-
-        with psycopg.connect(postgres_dsn()) as con:
-            counts = [con.execute(sql.format(m)).fetchone() for m in MARTS]
-    else:
-        con = duckdb.connect(str(paths().warehouse), read_only=True)
-        try:
-            counts = [con.execute(sql.format(m)).fetchone() for m in MARTS]
-        finally:
-            con.close()
     for mart, (rows, months) in zip(MARTS, counts, strict=True):
         lines.append(f"{schema + '.' + mart:<32}{rows:>12,}{months:>8}")
     return "\n".join(lines)

@@ -85,17 +85,22 @@ def telco360_home(home: Path):
         os.environ["TELCO360_HOME"] = saved if saved is not None else str(_SESSION_HOME)
 
 
-@pytest.fixture(scope="session")
-def built_home(warehouse, data_root) -> Path:
-    """A TELCO360_HOME whose DuckDB warehouse holds `landing` built through dbt, audited and published."""
+def build_and_gate(warehouse: Path, home: Path):
+    """Copy a loaded warehouse into a new TELCO360_HOME, build it with dbt, audit it and publish if it passes."""
     from telco360.quality.gate import audit_and_publish
     from telco360.warehouse import build
 
-    home = data_root / "built"
     home.mkdir()
     shutil.copy(warehouse, home / "warehouse.duckdb")
     with telco360_home(home):
         build("dev")
-        result = audit_and_publish("dev", trigger="test")
+        return audit_and_publish("dev", trigger="test")
+
+
+@pytest.fixture(scope="session")
+def built_home(warehouse, data_root) -> Path:
+    """A TELCO360_HOME whose DuckDB warehouse holds `landing` built through dbt, audited and published."""
+    home = data_root / "built"
+    result = build_and_gate(warehouse, home)
     assert result.published, result.text()
     return home

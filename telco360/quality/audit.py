@@ -17,7 +17,17 @@ from datetime import date, datetime
 
 from telco360.config import paths, postgres_dsn
 from telco360.quality.db import Warehouse
-from telco360.quality.suites import CANDIDATE_SCHEMA, LAYERS, Asset, Check, Suites, load_suites, render, with_batch
+from telco360.quality.suites import (
+    CANDIDATE_SCHEMA,
+    LAYERS,
+    Asset,
+    Check,
+    Suites,
+    load_suites,
+    month_bounds,
+    render,
+    with_batch,
+)
 from telco360.quality.trail import record_run
 
 log = logging.getLogger("telco360.quality")
@@ -255,8 +265,7 @@ def months_to_audit(target: str = "dev") -> list[date]:
         )
     if earliest is None:
         return []
-    first = date.fromisoformat(earliest + "-01")
-    first = date(first.year - (first.month == 1), 12 if first.month == 1 else first.month - 1, 1)
+    first = month_bounds(date.fromisoformat(earliest + "-01"))["prev_month"]
     return [m for m in months if m >= first]
 
 
