@@ -51,6 +51,8 @@ class Contract:
     snapshot: bool = False
     delimiter: str = "|"
     schema_version: int = 1
+    max_line_bytes: int = 65536  # a longer line is quarantined (rule line_too_long)
+    max_shrink: float = 0.5  # a full snapshot with more than this share fewer rows is refused (snapshot_shrunk)
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -106,7 +108,13 @@ def load_contracts(path: Path = CONTRACTS_FILE) -> dict[str, Contract]:
             snapshot=bool(spec.get("snapshot", False)),
             delimiter=spec.get("delimiter", defaults.get("delimiter", "|")),
             schema_version=int(spec.get("schema_version", defaults.get("schema_version", 1))),
+            max_line_bytes=int(spec.get("max_line_bytes", defaults.get("max_line_bytes", 65536))),
+            max_shrink=float(spec.get("max_shrink", defaults.get("max_shrink", 0.5))),
         )
+        if len(columns) < 2:  # damaged lines are handed to the reader as lines with too many columns
+            raise ValueError(f"contract {name}: at least two columns")
+        if not 0 <= out[name].max_shrink < 1 or out[name].max_line_bytes < 1024:
+            raise ValueError(f"contract {name}: max_shrink in [0, 1), max_line_bytes >= 1024")
     return out
 
 
@@ -128,7 +136,9 @@ def contracts_markdown() -> str:
             c.description,
             "",
             f"- grain: {c.grain}; delivered {c.period}{' as a full snapshot' if c.snapshot else ''}",
-            f"- primary key: {', '.join(c.primary_key)}; schema version {c.schema_version}",
+            f"- primary key: {', '.join(c.primary_key)}; schema version {c.schema_version}; "
+            f"lines up to {c.max_line_bytes:,} bytes"
+            + (f"; may shrink at most {c.max_shrink:.0%} against the current load" if c.snapshot else ""),
             "",
             "| column | type | required | rule | personal data |",
             "|---|---|---|---|---|",

@@ -1,11 +1,14 @@
 """Row rules of a contract compiled to SQL, evaluated by DuckDB over the delivered files.
 
-Dates, timestamps and doubles are parsed by DuckDB's CSV reader itself (a value that does not parse
-is a reader reject: rule `type`). Integers and money are read as text, because the reader and
-TRY_CAST are lenient there ('1.5' would become 2, 12.345 would become 12.35): they must equal their
-exact reading. Each remaining rule is a vectorised predicate; a row's `_fail` is the number of the
-first rule it breaks (0 = valid), so checking stays one CASE per row and the readable detail is
-built only for rows that fail.
+Every column is read as text and judged by one rule per type, equally strict everywhere, then cast once
+(`precasts`): a value must be written the plain way and convert exactly.
+- integer, bigint: `-?(0|[1-9][0-9]*)`, within the type's range;
+- money: the same, with at most two decimals (`12.30`, `-5`, never `12.345`, `1e3`, `+5`, ` 5`);
+- double: the same, with any decimals and an optional exponent (`1.5`, `2.5e-05`, never `12.`, `1_000`, `inf`);
+- date: `YYYY-MM-DD`, timestamp: `YYYY-MM-DD HH:MM:SS`, ASCII digits, a real date and time;
+- text: anything; `required` also refuses a value of only blanks.
+Each rule is a vectorised predicate; a row's `_fail` is the number of the first rule it breaks (0 = valid), so
+checking stays one CASE per row and the readable detail is built only for rows that fail.
 """
 
 from __future__ import annotations
@@ -16,8 +19,16 @@ from dataclasses import dataclass
 from telco360.contracts import Column, Contract
 
 DUPLICATE_KEY = -1  # _fail code for a repeated primary key (decided after the row checks)
-READER_TYPED = {"date", "timestamp", "double"}  # parsed strictly by the CSV reader
-DATE_FORMAT, TIMESTAMP_FORMAT = "%Y-%m-%d", "%Y-%m-%d %H:%M:%S"
+WHOLE = "-?(0|[1-9][0-9]*)"
+TYPE_PATTERNS = {
+    "integer": WHOLE,
+    "bigint": WHOLE,
+    "money": WHOLE + "([.][0-9]{1,2})?",
+    "double": WHOLE + "([.][0-9]+)?([eE][-+]?[0-9]+)?",
+    "date": "[0-9]{4}-[0-9]{2}-[0-9]{2}",
+    "timestamp": "[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}",
+}
+BLANKS = " \t\u3000"  # what a required text may not consist of only (ASCII space, tab, ideographic space)
 
 
 @dataclass(frozen=True)
@@ -44,22 +55,23 @@ def period_bounds(contract: Contract, period: str) -> tuple[str, str]:
     return f"{period}-01", f"{period}-{calendar.monthrange(year, month)[1]:02d}"
 
 
-def reader_type(col: Column) -> str:
-    """The type the CSV reader parses a column as."""
-    return col.sql_type if col.type in READER_TYPED else "VARCHAR"
-
-
 def reader_columns(contract: Contract) -> str:
-    return "{" + ", ".join(f"{lit(c.name)}: {lit(reader_type(c))}" for c in contract.columns) + "}"
+    """Every column is read as text: the rules judge how it is written."""
+    return "{" + ", ".join(f"{lit(c.name)}: 'VARCHAR'" for c in contract.columns) + "}"
+
+
+def line_expression(contract: Contract) -> str:
+    """The line as delivered, from its text columns (the reader neither trims nor unquotes: quote = '')."""
+    sep = " || " + lit(contract.delimiter) + " || "
+    return sep.join(f"coalesce({q(c.name)}, '')" for c in contract.columns)
 
 
 def cast_in_sql(col: Column) -> bool:
-    """Integers and money are read as text and cast once, in SQL."""
-    return col.type not in READER_TYPED and col.type != "varchar"
+    return col.type != "varchar"
 
 
 def typed(col: Column) -> str:
-    """The typed value of a column: the reader's, or the one cast once by `precasts` (NULL if it does not convert)."""
+    """The typed value of a column, cast once by `precasts` (NULL if it does not convert)."""
     return q(f"__{col.name}") if cast_in_sql(col) else q(col.name)
 
 
@@ -70,16 +82,10 @@ def precasts(contract: Contract) -> str:
 
 
 def _type_broken(col: Column) -> str | None:
-    c, t = q(col.name), typed(col)
-    if col.type in ("integer", "bigint"):
-        # a whole number written plainly: its canonical text is itself ('1.5', '0x10', '1e3' fail)
-        return f"{t}::VARCHAR IS DISTINCT FROM {c}"
-    if col.type == "money":
-        # a plain decimal with at most two places: no sub-cent amounts, no exponent notation
-        return f"({t} IS NULL OR NOT regexp_full_match({c}, '-?[0-9]+([.][0-9]{{1,2}})?'))"
-    if col.type == "double":
-        return f"NOT isfinite({c})"
-    return None
+    """True when the text is not the type written plainly, or does not convert (out of range, 2026-02-30)."""
+    if col.type not in TYPE_PATTERNS:
+        return None
+    return f"(NOT regexp_full_match({q(col.name)}, {lit(TYPE_PATTERNS[col.type])}) OR {typed(col)} IS NULL)"
 
 
 def _bound(col: Column, value) -> str:
@@ -98,7 +104,9 @@ def compile_rules(contract: Contract, period: str) -> list[Rule]:
     for col in contract.columns:
         c = q(col.name)
         shown = f"'{col.name} = ''' || CAST({c} AS VARCHAR) || ''''"
-        if col.required:
+        if col.required and col.type == "varchar":
+            add("required", col, f"{c} IS NULL OR trim({c}, {lit(BLANKS)}) = ''", f"'{col.name} is empty or blank'")
+        elif col.required:
             add("required", col, f"{c} IS NULL", f"'{col.name} is empty'")
         broken = _type_broken(col)
         if broken:
@@ -124,7 +132,7 @@ def compile_rules(contract: Contract, period: str) -> list[Rule]:
             add("range", col, "(" + " OR ".join(parts) + ")", f"{shown} || ' is outside [{lo}, {hi}]'")
         if col.in_period:
             if col.type in ("date", "timestamp"):
-                cond = f"CAST({c} AS DATE) NOT BETWEEN DATE {lit(start)} AND DATE {lit(end)}"
+                cond = f"CAST({typed(col)} AS DATE) NOT BETWEEN DATE {lit(start)} AND DATE {lit(end)}"
             else:
                 cond = f"{c} <> {lit(period)}"
             add("period", col, cond, f"{shown} || ' is outside the delivery period {period}'")

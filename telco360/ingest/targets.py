@@ -26,6 +26,11 @@ from telco360.ingest.schema import (
 )
 
 SEQUENCE_DDL = "CREATE SEQUENCE IF NOT EXISTS audit.load_id_seq START 1"
+REFERENCE_SQL = """
+    SELECT period, load_id, rows_read FROM audit.load_manifest
+    WHERE source = ? AND is_current AND period <= ?
+    ORDER BY period = ? DESC, period DESC LIMIT 1
+"""
 
 
 @dataclass
@@ -69,6 +74,14 @@ class Target(ABC):
     @abstractmethod
     def current_load(self, source: str, period: str) -> tuple[int, str] | None:
         """(load_id, delivery_sha256) of the load whose rows raw holds for this period."""
+
+    @abstractmethod
+    def reference_load(self, source: str, period: str) -> tuple[str, int, int] | None:
+        """(period, load_id, rows_read) of the current load a full snapshot is compared with: this period's,
+        else the latest period's before it."""
+
+    def reset(self) -> None:  # noqa: B027 (most targets have nothing to reset)
+        """Return the connections to a clean state after a failed load (nothing half-done is kept)."""
 
     @abstractmethod
     def file_owner(self, source: str, period: str, sha256s: list[str]) -> tuple[str, int, str] | None:
@@ -133,6 +146,9 @@ class DuckDBTarget(Target):
             "SELECT load_id, delivery_sha256 FROM audit.load_manifest WHERE source = ? AND period = ? AND is_current",
             [source, period],
         ).fetchone()
+
+    def reference_load(self, source, period):
+        return self.con.execute(REFERENCE_SQL, [source, period, period]).fetchone()
 
     def file_owner(self, source, period, sha256s):
         return self.con.execute(
@@ -226,6 +242,12 @@ class PostgresTarget(Target):
             "SELECT load_id, delivery_sha256 FROM audit.load_manifest WHERE source = %s AND period = %s AND is_current",
             (source, period),
         )
+
+    def reference_load(self, source, period):
+        return self._one(REFERENCE_SQL.replace("?", "%s"), (source, period, period))
+
+    def reset(self):
+        self.pg.rollback()
 
     def file_owner(self, source, period, sha256s):
         return self._one(
