@@ -409,7 +409,8 @@ def _repair_copy(src: Path, dst: Path, encoding: str, contract: Contract, ident:
     CR anywhere else, NUL or another control character becomes a line the reader rejects for its column
     count (it is quarantined under its own rule, see BadLine). Returns those lines by number."""
     bad: dict[int, BadLine] = {}
-    rejected_by_reader = contract.delimiter * len(contract.columns) + "\n"
+    filler = "x" if contract.delimiter != "x" else "y"  # non-empty fields: a trailing empty one is tolerated
+    rejected_by_reader = contract.delimiter.join([filler] * (len(contract.columns) + 2)) + "\n"
     controls = re.compile(b"[" + re.escape(CONTROL_BYTES) + b"]")
     fd, st = _open_regular(src)
     if identity(st) != ident:

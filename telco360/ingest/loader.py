@@ -512,10 +512,13 @@ class Loader:
                    CASE WHEN x.rule IS NULL THEN e.column_name END,
                    coalesce(x.detail, CASE e.error_type WHEN 'LINE SIZE OVER MAXIMUM' THEN {too_long}
                        ELSE CASE e.error_type {reader_rules} ELSE 'malformed' END || ': ' || e.error_message END),
-                   coalesce(x.raw_line, e.csv_line, ''), {loaded_at}, s.file_path
+                   CASE WHEN x.rule IS NOT NULL THEN x.raw_line
+                        WHEN e.error_type <> 'LINE SIZE OVER MAXIMUM' THEN coalesce(e.csv_line, '') END,
+                   {loaded_at}, s.file_path
             FROM (SELECT * FROM _rej_errors
                   QUALIFY row_number() OVER (PARTITION BY scan_id, file_id, line ORDER BY
-                      CASE WHEN error_type IN ('MISSING COLUMNS', 'TOO MANY COLUMNS') THEN 0 ELSE 1 END,
+                      CASE WHEN error_type = 'LINE SIZE OVER MAXIMUM' THEN 0
+                           WHEN error_type IN ('MISSING COLUMNS', 'TOO MANY COLUMNS') THEN 1 ELSE 2 END,
                       column_idx) = 1) e
             JOIN _rej_scans s USING (scan_id, file_id)
             JOIN _files f ON f.path = s.file_path
@@ -524,14 +527,15 @@ class Loader:
             SELECT {meta}, f.file, b.line, 'blank_line', NULL, 'blank_line: an empty line', '', {loaded_at}, b.path
             FROM _blank b JOIN _files f ON f.path = b.path
         """)
-        self._fill_duplicate_lines(con)
+        self._fill_lines_from_file(con)
         quarantine_sql = "SELECT * EXCLUDE (_path) FROM _quarantine ORDER BY file, row_number"
         return valid_sql, quarantine_sql, (loaded, failed + rejected_lines)
 
     @staticmethod
-    def _fill_duplicate_lines(con) -> None:
-        """A repeated key is found among valid rows, whose text is not kept: read those lines back from the file
-        (one pass per file, inserted as one Arrow batch)."""
+    def _fill_lines_from_file(con) -> None:
+        """Lines whose text SQL does not have: repeated keys (found among valid rows, whose text is not kept) and
+        over-long lines (the reader keeps only their start). Read back from the file, one pass per file,
+        inserted as one Arrow batch."""
         wanted: dict[str, set[int]] = {}
         for path, line in con.execute("SELECT _path, row_number FROM _quarantine WHERE raw_line IS NULL").fetchall():
             wanted.setdefault(path, set()).add(line)
