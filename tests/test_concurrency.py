@@ -105,3 +105,57 @@ def test_each_delivery_is_loaded_once_and_skipped_once(two_runs, pg_dsn, landing
         statuses.update({part.split()[0]: int(part.split()[1]) for part in summary.split(", ")})
     n = len(landing_deliveries(landing))
     assert statuses == {"loaded": n, "skipped": n}, two_runs
+
+
+def test_a_warehouse_left_with_two_current_loads_is_repaired_and_then_guarded(two_runs, pg_dsn, tmp_path, caplog):
+    """What concurrent runs of the old loader left behind: prepare keeps the last load and removes the other's rows."""
+    from telco360.ingest.targets import PostgresTarget
+
+    source, period = "complaint", "2026-01"
+    columns = ", ".join(f'"{c}"' for c in load_contracts()[source].column_names)
+    with psycopg.connect(pg_dsn, autocommit=True) as pg:
+        kept, before = pg.execute(
+            f"SELECT m.load_id, count(*) FROM raw.{source} r JOIN audit.load_manifest m ON m.load_id = r._load_id "
+            "WHERE m.source = %s AND m.period = %s AND m.is_current GROUP BY m.load_id",
+            (source, period),
+        ).fetchone()
+        # an earlier load (id 0: the sequence starts at 1) still current, its rows in raw beside the last one's
+        pg.execute("DROP INDEX IF EXISTS audit.load_manifest_one_current")
+        pg.execute(
+            "INSERT INTO audit.load_manifest SELECT 0, source, period, delivery_path, delivery_sha256, schema_version, "
+            "encoding, files, rows_declared, rows_read, rows_loaded, rows_quarantined, status, rule, reason, "
+            "is_current, started_at, finished_at, duration_s FROM audit.load_manifest WHERE load_id = %s",
+            (kept,),
+        )
+        pg.execute(
+            f"INSERT INTO raw.{source} ({columns}, _load_id, _file, _row_number, _loaded_at) "
+            f"SELECT {columns}, 0, _file, _row_number, _loaded_at FROM raw.{source} WHERE _load_id = %s",
+            (kept,),
+        )
+    try:
+        target = PostgresTarget(pg_dsn, tmp_path)
+        try:
+            with caplog.at_level("WARNING", logger="telco360.ingest"):
+                target.prepare(list(load_contracts().values()))
+        finally:
+            target.close()
+        assert f"{source}/{period} had 2 current loads" in caplog.text
+        with psycopg.connect(pg_dsn, autocommit=True) as pg:
+            current = pg.execute(
+                "SELECT load_id FROM audit.load_manifest WHERE source = %s AND period = %s AND is_current",
+                (source, period),
+            ).fetchall()
+            assert current == [(kept,)]
+            rows = pg.execute(
+                f"SELECT _load_id, count(*) FROM raw.{source} WHERE _load_id IN (0, %s) GROUP BY 1", (kept,)
+            )
+            assert rows.fetchall() == [(kept, before)]
+            reason = pg.execute("SELECT reason FROM audit.load_manifest WHERE load_id = 0").fetchone()[0]
+            assert reason == f"not current: a concurrent run also loaded {source}/{period}; load {kept} kept"
+            # from now on the index refuses a second current load outright
+            with pytest.raises(psycopg.errors.UniqueViolation):
+                pg.execute("UPDATE audit.load_manifest SET is_current = true WHERE load_id = 0")
+    finally:
+        with psycopg.connect(pg_dsn, autocommit=True) as pg:  # leave the module's warehouse as the two runs left it
+            pg.execute("DELETE FROM audit.load_manifest WHERE load_id = 0")
+            pg.execute(f"DELETE FROM raw.{source} WHERE _load_id = 0")
