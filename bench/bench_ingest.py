@@ -1,14 +1,16 @@
-"""Benchmark: generator throughput, loader vs DuckDB's bare read_csv, peak memory.
+"""Benchmark: generator throughput, loader vs DuckDB's bare read_csv, peak memory, quarantine throughput.
 
     python bench/bench_ingest.py --subscribers 1000000      (make bench)
 
 Each measured step runs in its own process so its peak RSS is its own (os.wait4). Prints figures;
-asserts nothing (targets: loader <= 1.5x bare read_csv, peak memory <= 4 GB).
+asserts nothing (targets: loader <= 1.5x bare read_csv, peak memory <= 4 GB, a delivery with 10% bad
+rows <= 2x the same delivery clean).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -18,6 +20,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# the quarantine line: the subscriber snapshot (one row per subscriber), one row in ten given a payment_type
+# outside its contract's enum, so each bad row breaks exactly one row rule
+BROKEN_SOURCE, BROKEN_PERIOD, BROKEN_COLUMN, BROKEN_VALUE = "crm_subscriber", "2026-01", "payment_type", "barter"
+BROKEN_EVERY = 10
 
 
 def run_measured(code: str, env: dict | None = None) -> tuple[float, float, str]:
@@ -51,6 +58,74 @@ def prepare_landing(work: Path, subscribers: int, months: int, keep: bool) -> Pa
     rows = int(out)
     print(f"generator: {rows:,} rows in {secs:.1f}s = {rows / secs:,.0f} rows/s; peak RSS {rss:.2f} GB")
     return landing
+
+
+def break_rows(delivery: Path, out: Path) -> int:
+    """Copy a delivery to out, giving every BROKEN_EVERY-th data row BROKEN_VALUE in BROKEN_COLUMN.
+
+    Only a field changes, never a line, so rows stay as declared; the manifest gets each file's new sha256 and
+    size, so the file-level checks pass and the rows reach the row rules. Returns the number of rows broken."""
+    manifest = json.loads((delivery / "manifest.json").read_text())
+    delim = manifest["delimiter"].encode()
+    out.mkdir(parents=True)
+    broken = 0
+    for spec in manifest["files"]:
+        with open(delivery / spec["name"], "rb") as src, open(out / spec["name"], "wb") as dst:
+            header = src.readline()
+            column = header.rstrip(b"\r\n").split(delim).index(BROKEN_COLUMN.encode())
+            dst.write(header)
+            for i, line in enumerate(src):
+                if i % BROKEN_EVERY == 0:
+                    fields = line.split(delim)
+                    fields[column] = BROKEN_VALUE.encode()
+                    line = delim.join(fields)
+                    broken += 1
+                dst.write(line)
+        data = (out / spec["name"]).read_bytes()
+        spec["sha256"], spec["bytes"] = hashlib.sha256(data).hexdigest(), len(data)
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    return broken
+
+
+def quarantine_throughput(landing: Path, work: Path) -> None:
+    """Load one delivery clean and with 10% bad rows, each into a fresh warehouse; print both and the ratio."""
+    root = work / "quarantine"
+    shutil.rmtree(root, ignore_errors=True)
+    delivery = landing / BROKEN_SOURCE / BROKEN_PERIOD
+    clean = root / "clean" / "landing"
+    shutil.copytree(delivery, clean / BROKEN_SOURCE / BROKEN_PERIOD)
+    bad = root / "bad" / "landing"
+    broken = break_rows(delivery, bad / BROKEN_SOURCE / BROKEN_PERIOD)
+    figures = {}
+    for name, land in (("clean", clean), ("bad", bad)):
+        # timed inside the child: the load itself, without interpreter start-up and imports
+        load = (
+            f"import time\nfrom pathlib import Path\nfrom telco360.ingest.loader import Loader\n"
+            f"from telco360.ingest.targets import DuckDBTarget\n"
+            f"t = DuckDBTarget(Path({str(land.parent / 'warehouse.duckdb')!r}), Path({str(land.parent / 'tmp')!r}))\n"
+            f"loader = Loader(t, Path({str(land.parent / 'tmp')!r}))\n"
+            f"t0 = time.perf_counter()\n"
+            f"[r] = loader.load_source(Path({str(land)!r}), {BROKEN_SOURCE!r})\n"
+            f"print(time.perf_counter() - t0, r.status, r.rows_loaded, r.rows_quarantined)"
+        )
+        _, rss, out = run_measured(load)
+        secs, status, loaded, quarantined = out.split()
+        if status != "loaded":
+            raise SystemExit(f"quarantine benchmark: the {name} delivery was {status}, not loaded")
+        figures[name] = float(secs), int(loaded), int(quarantined), rss
+    (c_secs, c_loaded, _, c_rss), (q_secs, q_loaded, q_quarantined, q_rss) = figures["clean"], figures["bad"]
+    if q_quarantined != broken:
+        raise SystemExit(f"quarantine benchmark: broke {broken:,} rows but {q_quarantined:,} were quarantined")
+    print(
+        f"{BROKEN_SOURCE} {BROKEN_PERIOD} clean: {c_loaded:,} rows in {c_secs:.2f}s "
+        f"({c_loaded / c_secs:,.0f} rows/s), peak RSS {c_rss:.2f} GB"
+    )
+    print(
+        f"{BROKEN_SOURCE} {BROKEN_PERIOD} with {100 // BROKEN_EVERY}% bad rows: {q_loaded:,} loaded + "
+        f"{q_quarantined:,} quarantined in {q_secs:.2f}s ({(q_loaded + q_quarantined) / q_secs:,.0f} rows/s), "
+        f"peak RSS {q_rss:.2f} GB"
+    )
+    print(f"ratio 10% bad / clean: {q_secs / c_secs:.2f}x (goal <= 2x)")
 
 
 def main() -> None:
@@ -110,6 +185,7 @@ def main() -> None:
     )
     r_secs, r_rss, r_out = run_measured(rest)
     print(f"other 14 sources: {int(r_out):,} rows in {r_secs:.1f}s, peak RSS {r_rss:.2f} GB")
+    quarantine_throughput(landing, work)
 
 
 if __name__ == "__main__":

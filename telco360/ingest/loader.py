@@ -36,7 +36,7 @@ from telco360.ingest.delivery import (
     shown,
     still_the_same,
 )
-from telco360.ingest.targets import LoadRecord, Target
+from telco360.ingest.targets import AlreadyLoaded, LoadRecord, Target
 
 log = logging.getLogger("telco360.ingest")
 
@@ -305,7 +305,12 @@ class Loader:
             )
         record.status, record.is_current = "loaded", True
         self._stamp(record, t0)
-        self.target.commit_load(record, contract, files, valid_sql, quarantine_sql)
+        try:
+            self.target.commit_load(record, contract, files, valid_sql, quarantine_sql, reload_identical=force)
+        except AlreadyLoaded as exc:  # a concurrent run committed this delivery after our check above
+            record.is_current = False
+            reason = f"identical to load {exc.load_id} (sha256 {d.sha256[:12]}…), committed by a concurrent run"
+            return self._finish(record, files, t0, status="skipped", rule="already_loaded", reason=reason)
         return self._result(record)
 
     def _shrunk(self, contract: Contract, d: Delivery) -> str | None:

@@ -52,6 +52,15 @@ AUDIT_DDL = [
     )""",
 ]
 
+# The backstop under the loader's per-period lock: at most one current load per (source, period).
+# PostgreSQL only: DuckDB has no partial indexes ("Creating partial indexes is not supported"), and a
+# DuckDB warehouse has a single writer anyway (its file lock).
+PG_ONE_CURRENT_LOAD_INDEX = "load_manifest_one_current"
+PG_ONE_CURRENT_LOAD_DDL = (
+    f"CREATE UNIQUE INDEX IF NOT EXISTS {PG_ONE_CURRENT_LOAD_INDEX} ON audit.load_manifest (source, period) "
+    "WHERE is_current"
+)
+
 QUARANTINE_COLUMNS = [
     "load_id",
     "source",

@@ -7,8 +7,12 @@ insert the new ones, quarantine, manifest).
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
+import shutil
 import time
+import uuid
 from abc import ABC, abstractmethod
 from dataclasses import astuple, dataclass
 from pathlib import Path
@@ -19,6 +23,8 @@ from telco360.contracts import Contract
 from telco360.ingest.schema import (
     AUDIT_DDL,
     MANIFEST_COLUMNS,
+    PG_ONE_CURRENT_LOAD_DDL,
+    PG_ONE_CURRENT_LOAD_INDEX,
     QUARANTINE_COLUMNS,
     raw_column_names,
     raw_ddl,
@@ -31,6 +37,17 @@ REFERENCE_SQL = """
     WHERE source = ? AND is_current AND period <= ?
     ORDER BY period = ? DESC, period DESC LIMIT 1
 """
+
+log = logging.getLogger("telco360.ingest")
+
+
+class AlreadyLoaded(Exception):
+    """commit_load found the period's current load to be this very delivery (a concurrent run committed it
+    first). Nothing was written; the loader records the attempt as skipped / already_loaded."""
+
+    def __init__(self, load_id: int):
+        super().__init__(f"identical to load {load_id}")
+        self.load_id = load_id
 
 
 @dataclass
@@ -92,8 +109,20 @@ class Target(ABC):
 
     @abstractmethod
     def commit_load(
-        self, record: LoadRecord, contract: Contract, files: list[tuple], valid_sql: str, quarantine_sql: str | None
-    ) -> None: ...
+        self,
+        record: LoadRecord,
+        contract: Contract,
+        files: list[tuple],
+        valid_sql: str,
+        quarantine_sql: str | None,
+        *,
+        reload_identical: bool = False,
+    ) -> None:
+        """Make this load the period's current one, in one transaction, serialised per (source, period).
+
+        Raises AlreadyLoaded, having written nothing, when the current load already has this
+        delivery_sha256 (committed by a concurrent run after the loader's own check), unless
+        reload_identical (`--force`)."""
 
     @abstractmethod
     def record(self, record: LoadRecord, files: list[tuple]) -> None: ...
@@ -162,7 +191,8 @@ class DuckDBTarget(Target):
     def validation_connection(self):
         return self.con
 
-    def commit_load(self, record, contract, files, valid_sql, quarantine_sql):
+    def commit_load(self, record, contract, files, valid_sql, quarantine_sql, *, reload_identical=False):
+        # never raises AlreadyLoaded: the file lock admits one writer, so the loader's own check is current
         con = self.con
         con.execute("BEGIN TRANSACTION")
         try:
@@ -203,8 +233,28 @@ class DuckDBTarget(Target):
         self.con.close()
 
 
+# pg_advisory_xact_lock keys: PREPARE_LOCK (one bigint) for the DDL; (LOAD_LOCK, hash of source/period)
+# (two int4) for a period's swap. The one-key and two-key spaces never overlap.
+PREPARE_LOCK = 360360
+LOAD_LOCK = 360360
+
+
+def period_lock_key(source: str, period: str) -> int:
+    """A stable int4 for (source, period): the same in every process and server version (unlike hashtext).
+    Two periods sharing a key only wait for each other; they never mix."""
+    digest = hashlib.sha256(f"{source}\0{period}".encode()).digest()
+    return int.from_bytes(digest[:4], "big", signed=True)
+
+
 class PostgresTarget(Target):
-    """The server warehouse. Rows validated in an in-memory DuckDB are streamed in with COPY."""
+    """The server warehouse. Rows validated in an in-memory DuckDB are streamed in with COPY.
+
+    Several loaders may run at once (each its own process and connection). Each period's swap takes a
+    transaction-scoped advisory lock on (source, period) and re-reads the current load under it, so a
+    delivery committed by another run meanwhile is skipped rather than loaded twice; a unique partial
+    index (one current load per period) backs this up. Load ids come from a sequence (nextval never
+    hands out the same value twice, in any transaction).
+    """
 
     name = "postgres"
 
@@ -212,7 +262,9 @@ class PostgresTarget(Target):
         import psycopg
 
         self.pg = psycopg.connect(dsn, autocommit=False)
-        self.tmp_dir = Path(tmp_dir)
+        # DuckDB's spill files and the COPY files go to a folder of this process's own: concurrent loaders
+        # share TELCO360_HOME/tmp, and DuckDB would reuse (and on exit delete) the same spill file names
+        self.tmp_dir = Path(tmp_dir) / f"pg-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         self.duck = duckdb.connect()
         self.duck.execute(f"SET memory_limit = '{memory_limit}'")
@@ -221,18 +273,62 @@ class PostgresTarget(Target):
         self.duck.execute("SET enable_progress_bar = false")
 
     def _one(self, sql, params=()):
-        with self.pg.cursor() as cur:
-            cur.execute(sql, params)
-            row = cur.fetchone()
-        self.pg.commit()
+        try:
+            with self.pg.cursor() as cur:
+                cur.execute(sql, params)
+                row = cur.fetchone()
+            self.pg.commit()
+        except BaseException:
+            self.pg.rollback()  # leave the connection usable, not in an aborted transaction
+            raise
         return row
 
     def prepare(self, contracts):
-        with self.pg.cursor() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(360360)")  # concurrent prepares
-            for stmt in [*AUDIT_DDL, SEQUENCE_DDL, *(raw_ddl(c) for c in contracts)]:
-                cur.execute(stmt)
-        self.pg.commit()
+        try:
+            with self.pg.cursor() as cur:
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", (PREPARE_LOCK,))  # concurrent CREATE ... IF NOT EXISTS
+                for stmt in [*AUDIT_DDL, SEQUENCE_DDL, *(raw_ddl(c) for c in contracts)]:
+                    cur.execute(stmt)
+                cur.execute("SELECT to_regclass(%s)", (f"audit.{PG_ONE_CURRENT_LOAD_INDEX}",))
+                if cur.fetchone()[0] is None:
+                    self._demote_extra_current_loads(cur, contracts)
+                    cur.execute(PG_ONE_CURRENT_LOAD_DDL)
+            self.pg.commit()
+        except BaseException:
+            self.pg.rollback()
+            raise
+
+    @staticmethod
+    def _demote_extra_current_loads(cur, contracts) -> None:
+        """Before the unique index exists: repair periods that concurrent runs left with several current loads.
+
+        Such a period's raw rows are counted twice. Keep the last load (highest load_id), as a sequential
+        reload would have; delete the others' raw rows, mark them not current and say why in their reason.
+        Their manifest rows, files and quarantined rows stay: the trail keeps every attempt."""
+        cur.execute(
+            "SELECT source, period, array_agg(load_id ORDER BY load_id) FROM audit.load_manifest WHERE is_current "
+            "GROUP BY source, period HAVING count(*) > 1 ORDER BY source, period"
+        )
+        tables = {c.source: raw_table(c) for c in contracts}
+        for source, period, load_ids in cur.fetchall():
+            cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOAD_LOCK, period_lock_key(source, period)))
+            keep, extra = load_ids[-1], load_ids[:-1]
+            if source in tables:
+                cur.execute(f"DELETE FROM {tables[source]} WHERE _load_id = ANY(%s)", (extra,))
+            cur.execute(
+                "UPDATE audit.load_manifest SET is_current = false, reason = concat_ws('; ', reason, %s::varchar) "
+                "WHERE load_id = ANY(%s)",
+                (f"not current: a concurrent run also loaded {source}/{period}; load {keep} kept", extra),
+            )
+            log.warning(
+                "%s/%s had %d current loads (concurrent runs before the per-period lock): kept load %d, "
+                "removed the raw rows of loads %s",
+                source,
+                period,
+                len(load_ids),
+                keep,
+                ", ".join(map(str, extra)),
+            )
 
     def new_load_id(self) -> int:
         return self._one("SELECT nextval('audit.load_id_seq')")[0]
@@ -272,9 +368,22 @@ class PostgresTarget(Target):
         finally:
             path.unlink(missing_ok=True)
 
-    def commit_load(self, record, contract, files, valid_sql, quarantine_sql):
+    def commit_load(self, record, contract, files, valid_sql, quarantine_sql, *, reload_identical=False):
         try:
             with self.pg.cursor() as cur:
+                # one swap per period at a time; held until commit or rollback, so the check below and the
+                # swap see every load another run committed for this period
+                cur.execute(
+                    "SELECT pg_advisory_xact_lock(%s, %s)", (LOAD_LOCK, period_lock_key(record.source, record.period))
+                )
+                cur.execute(
+                    "SELECT load_id, delivery_sha256 FROM audit.load_manifest "
+                    "WHERE source = %s AND period = %s AND is_current",
+                    (record.source, record.period),
+                )
+                current = cur.fetchone()
+                if current and current[1] == record.delivery_sha256 and not reload_identical:
+                    raise AlreadyLoaded(current[0])
                 cur.execute(
                     f"DELETE FROM {raw_table(contract)} WHERE _load_id IN (SELECT load_id FROM "
                     "audit.load_manifest WHERE source = %s AND period = %s AND is_current)",
@@ -297,9 +406,14 @@ class PostgresTarget(Target):
             raise
 
     def record(self, record, files):
-        with self.pg.cursor() as cur:
-            self._insert_record(cur, record, files)
-        self.pg.commit()
+        # a skipped or rejected attempt is never current, so the one-current-load index never refuses it
+        try:
+            with self.pg.cursor() as cur:
+                self._insert_record(cur, record, files)
+            self.pg.commit()
+        except BaseException:
+            self.pg.rollback()
+            raise
 
     @staticmethod
     def _insert_record(cur, record, files):
@@ -314,6 +428,7 @@ class PostgresTarget(Target):
     def close(self):
         self.pg.close()
         self.duck.close()
+        shutil.rmtree(self.tmp_dir, ignore_errors=True)
 
 
 def open_target(kind: str) -> Target:
