@@ -19,7 +19,7 @@ def manifest():
     """The build DAG renders from dbt's manifest, written as `make airflow-init` does."""
     from telco360.warehouse import parse
 
-    return parse("dev")
+    return parse("duckdb")
 
 
 @pytest.fixture(scope="module")
