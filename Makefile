@@ -28,6 +28,8 @@ export AIRFLOW__COSMOS__CACHE_DIR := $(CURDIR)/.cache/cosmos
 export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 export DO_NOT_TRACK := 1
 
+# which warehouse: TELCO360_WAREHOUSE=duckdb (default, the embedded file) or postgres; WAREHOUSE=... for one target
+
 # demo size (make run SUBSCRIBERS=1000000 for an operator-sized run)
 SUBSCRIBERS ?= 20000
 MONTHS ?= 3
@@ -109,8 +111,8 @@ bench-build: install pg-up ## warehouse build benchmark: 1M subscribers x 3 mont
 quality: install ## the latest data-quality run on one screen (results: audit.dq_results)
 	@$(BIN)/telco360 quality
 
-audit: install ## validate with Great Expectations and publish the marts if no critical check fails
-	$(BIN)/telco360 audit --target $${TARGET:-dev} --publish
+audit: install ## validate with Great Expectations and publish the marts if no critical check fails (WAREHOUSE=duckdb|postgres)
+	$(BIN)/telco360 audit $(if $(WAREHOUSE),--warehouse $(WAREHOUSE)) --publish
 
 bench-quality: install ## GX validation of the marts vs plain SQL: 1M subscribers (from bench-build) and 20k
 	$(BIN)/python bench/bench_quality.py
@@ -118,8 +120,8 @@ bench-quality: install ## GX validation of the marts vs plain SQL: 1M subscriber
 docs: install ## build dbt docs and print where they and the GX Data Docs (data-quality results) are
 	@$(BIN)/telco360 docs
 
-build: install ## build the warehouse with dbt outside Airflow (TARGET=dev|pg, FULL_REFRESH=1)
-	$(BIN)/telco360 build --target $${TARGET:-dev} $${FULL_REFRESH:+--full-refresh}
+build: install ## build the warehouse with dbt outside Airflow (WAREHOUSE=duckdb|postgres, FULL_REFRESH=1)
+	$(BIN)/telco360 build $(if $(WAREHOUSE),--warehouse $(WAREHOUSE)) $${FULL_REFRESH:+--full-refresh}
 
 clean: ## remove generated state (var/), keep the environment
 	-bash infra/pg.sh down 2>/dev/null

@@ -21,25 +21,24 @@ from bench_ingest import prepare_landing, run_measured  # noqa: E402
 
 GX = """
 from datetime import date
-import duckdb
+from telco360.db import open_warehouse
 from telco360.quality.audit import run_audit
-con = duckdb.connect('{db}', read_only=True)
-month = con.execute("SELECT max(month) FROM marts_candidate.kpi_monthly").fetchone()[0]
-rows = con.execute("SELECT count(*) FROM marts_candidate.customer_360 WHERE month = ?", [month]).fetchone()[0]
-con.close()
-run = run_audit('dev', layers={layers!r}, months=[month], trigger='bench')
+with open_warehouse('duckdb') as db:
+    month = db.one("SELECT max(month) FROM marts_candidate.kpi_monthly")
+    rows = db.one("SELECT count(*) FROM marts_candidate.customer_360 WHERE month = ?", [month])
+    run = run_audit(db, layers={layers!r}, months=[month], trigger='bench')
 bad = sum(1 for r in run.results if r['error'])
 print(f"{{len(run.results)}} {{run.seconds:.3f}} {{rows}} {{bad}}")
 """
 
 PLAIN = """
 import time
-from telco360.quality.db import Warehouse
+from telco360.db import Warehouse
 from telco360.quality.plain import plain_counts
 from telco360.quality.suites import load_suites
 t0 = time.perf_counter()
 suites = load_suites()
-with Warehouse('dev', read_only=True) as db:
+with Warehouse('duckdb', read_only=True) as db:
     month = db.one("SELECT max(month) FROM marts_candidate.kpi_monthly")
     counts = plain_counts(db, suites, {layers!r}, [month])
 print(f"{{len(counts)}} {{time.perf_counter() - t0:.3f}}")
@@ -68,7 +67,7 @@ def ensure_warehouse(home: Path, subscribers: int, months: int) -> None:
     ).fetchone()[0]
     con.close()
     if has < 4:
-        code = "from telco360.warehouse import build\nr = build('dev')\nprint(r.seconds)"
+        code = "from telco360.warehouse import build\nr = build('duckdb')\nprint(r.seconds)"
         secs, _, _ = run_measured(code, {"TELCO360_HOME": str(home)})
         print(f"  built {home} (dbt) in {secs:.0f}s")
 

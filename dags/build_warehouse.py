@@ -9,8 +9,9 @@ writer at a time (pool `warehouse_writer`). dbt writes the marts to schema `mart
 failed, copies the marts into `marts` (what BI users read) and emits one asset per mart. A critical
 failure fails the task and leaves `marts` at the last build that passed.
 
-Target: `TELCO360_DBT_TARGET` = `dev` (DuckDB file, default) or `pg` (PostgreSQL; credentials from
-the environment). The manifest is written by `telco360 build --parse-only` (`make airflow-init`).
+Warehouse: `TELCO360_WAREHOUSE` = `duckdb` (the embedded file, default) or `postgres` (credentials and
+`TELCO360_PII_SALT` from the environment). The manifest is written by `telco360 build --parse-only`
+(`make airflow-init`).
 """
 
 from __future__ import annotations
@@ -28,8 +29,14 @@ from cosmos.constants import InvocationMode, LoadMode, TestBehavior
 from telco360.assets import MARTS, mart_asset, raw_asset
 from telco360.config import PROJECT_ROOT, paths
 from telco360.contracts import load_contracts
+from telco360.db import warehouse_kind
+from telco360.warehouse import pii_salt_env
 
-TARGET = os.environ.get("TELCO360_DBT_TARGET", "dev")
+TARGET = warehouse_kind()  # the dbt target of the same name; an old TELCO360_TARGET alone is an import error
+# dbt's tasks inherit this process's environment (Cosmos append_env): the embedded demo's salt goes there,
+# not into operator arguments that Airflow would render in its UI. Elsewhere dbt refuses to run without one.
+if TARGET == "duckdb" and "TELCO360_PII_SALT" not in os.environ:
+    os.environ.update(pii_salt_env(TARGET))
 DBT_PROJECT = PROJECT_ROOT / "dbt_project"
 MANIFEST = paths().home / "dbt" / f"target-{TARGET}" / "manifest.json"
 RAW_ASSETS = [raw_asset(s) for s in load_contracts()]
@@ -77,15 +84,14 @@ def build_warehouse():
 
         from telco360.airflow_tasks import audit_and_publish
         from telco360.quality.publish import PublicationBlocked
-        from telco360.reporting import marts_report
 
         try:
-            text, published = audit_and_publish(TARGET)
+            text, published = audit_and_publish()
         except PublicationBlocked as exc:
             raise AirflowFailException(f"marts not published: {exc}") from exc
         if not published:  # nothing changed since the last publication: no asset events
             raise AirflowSkipException(text)
-        return text + "\n" + marts_report(TARGET)
+        return text
 
     dbt >> audit_and_publish()
 

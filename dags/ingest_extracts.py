@@ -9,7 +9,9 @@ its source contract, loads valid rows into `raw.<source>` and writes rejected ro
 One task group per source: `find` lists deliveries not yet loaded (manifest changed or new),
 `load` loads them in period order and emits the `raw.<source>` asset the warehouse build listens to.
 Reruns are safe: a delivery already loaded is skipped; a corrected re-delivery replaces its period
-atomically. Contracts: `telco360 contracts`. Logic: `telco360.ingest` (this file only orchestrates).
+atomically. A rejected delivery does not stop the others: every source loads what it can, `audit_raw`
+runs, and `report` fails naming each rejected delivery and its rule, so the run shows as failed.
+Contracts: `telco360 contracts`. Logic: `telco360.ingest` (this file only orchestrates).
 """
 
 from __future__ import annotations
@@ -49,11 +51,17 @@ def ingest_extracts():
 
         return load_periods(source, periods)
 
-    @task
+    @task(retries=0)
     def report(summaries: list[dict]) -> str:
-        from telco360.airflow_tasks import report_loads
+        """Fails, listing them, if any delivery was rejected: the loads themselves go on and succeed."""
+        from airflow.exceptions import AirflowFailException
 
-        return report_loads(summaries)
+        from telco360.airflow_tasks import DeliveriesRejected, report_loads
+
+        try:
+            return report_loads(summaries)
+        except DeliveriesRejected as exc:
+            raise AirflowFailException(str(exc)) from exc
 
     @task(pool=WRITER_POOL)
     def audit_raw(summaries: list[dict]) -> str:

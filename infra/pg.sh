@@ -2,7 +2,8 @@
 # A private PostgreSQL server for telco360 under $TELCO360_HOME/pg, on 127.0.0.1:$TELCO360_PG_PORT.
 #   bash infra/pg.sh up     install Debian's postgresql if missing, init, start; writes var/pg/env
 #   bash infra/pg.sh down   stop it
-# The DSN (with a generated password) is written to var/pg/env (mode 600), never to the repository.
+# The DSN (with a generated password) and a generated TELCO360_PII_SALT are written to var/pg/env (mode 600),
+# never to the repository.
 set -euo pipefail
 cmd=${1:-up}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -73,6 +74,12 @@ export TELCO360_PG_DSN='postgresql://telco360:$password@127.0.0.1:$port/telco360
 export TELCO360_PG_HOST=127.0.0.1 TELCO360_PG_PORT=$port TELCO360_PG_USER=telco360 TELCO360_PG_DB=telco360
 export TELCO360_PG_PASSWORD='$password'
 ENV
+    fi
+    # the salt the postgres warehouse hashes personal data with (dbt refuses to build without one): random,
+    # generated once and kept with the DSN; a new one means a full rebuild (README: rotating the PII salt)
+    if ! grep -q '^export TELCO360_PII_SALT=' "$pgdir/env"; then
+      salt=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+      (umask 077; echo "export TELCO360_PII_SALT='$salt'" >> "$pgdir/env")
     fi
     echo "PostgreSQL on 127.0.0.1:$port (DSN in $pgdir/env)"
     ;;

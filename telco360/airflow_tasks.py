@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import logging
-import os
 
 from telco360.config import paths
 
 log = logging.getLogger("telco360.airflow")
 
 
+class DeliveriesRejected(RuntimeError):
+    """Some deliveries were rejected (everything else was loaded): the ingest run must show as failed."""
+
+
 def _target():
-    """The warehouse this deployment loads: TELCO360_TARGET=duckdb (default) or postgres."""
+    """The warehouse this deployment loads: TELCO360_WAREHOUSE=duckdb (default) or postgres."""
     from telco360.ingest.targets import open_target
 
-    return open_target(os.environ.get("TELCO360_TARGET", "duckdb"))
+    return open_target()
 
 
 def pending_periods(source: str) -> list[str]:
@@ -64,6 +67,9 @@ def load_periods(source: str, periods: list[str]) -> dict:
 
 
 def report_loads(summaries: list[dict]) -> str:
+    """The ingest run's summary; raises DeliveriesRejected, naming every rejection, if there was any. The
+    per-source `load` tasks succeed when they loaded what they could (so their raw assets are emitted and a
+    rejected delivery is not retried); this task, downstream of all of them, is the one that fails."""
     lines = [
         f"{s['source']}: loaded {s['loaded']}, skipped {s['skipped']}, rejected {s['rejected']}; "
         f"rows {s['rows_loaded']:,} loaded, {s['rows_quarantined']:,} quarantined"
@@ -72,6 +78,10 @@ def report_loads(summaries: list[dict]) -> str:
     for s in summaries:
         lines += [f"  REJECTED {s['source']}/{r}" for r in s["rejections"]]
     text = "\n".join(lines)
+    rejected = sum(len(s["rejections"]) for s in summaries)
+    if rejected:
+        log.error("ingest summary\n%s", text)
+        raise DeliveriesRejected(f"{rejected} deliveries rejected (audit.load_manifest):\n{text}")
     log.info("ingest summary\n%s", text)
     return text
 
@@ -80,27 +90,33 @@ def audit_raw(summaries: list[dict]) -> str:
     """Validate the raw layer for the months this ingest loaded (reported; the gate is after the build)."""
     from datetime import date
 
+    from telco360.db import open_warehouse
     from telco360.quality.audit import run_audit, summary
 
-    target = "pg" if os.environ.get("TELCO360_TARGET", "duckdb") == "postgres" else "dev"
     months = sorted({date.fromisoformat(p[:7] + "-01") for s in summaries for p in s.get("periods_loaded", [])})
     if not months:
         return "nothing loaded: no raw audit"
-    run = run_audit(target, layers=("raw",), months=months, trigger="ingest_extracts")
+    with open_warehouse() as db:
+        run = run_audit(db, layers=("raw",), months=months, trigger="ingest_extracts")
     text = summary(run)
     log.log(logging.INFO if run.passed else logging.WARNING, "raw data quality\n%s", text)
     return text
 
 
-def audit_and_publish(target: str) -> tuple[str, bool]:
+def audit_and_publish() -> tuple[str, bool]:
     """The gate: validate every layer for the months the build changed, publish the marts only if no
     critical check failed. Returns (summary, published); raises PublicationBlocked when blocked (the
     task fails, the marts stay as they were). Nothing changed since the last publication: (note, False)."""
+    from telco360.db import open_warehouse
     from telco360.quality.gate import audit_and_publish as gate
     from telco360.quality.publish import PublicationBlocked
+    from telco360.reporting import marts_report
 
-    result = gate(target, trigger="build_warehouse")
-    text = result.text()
+    with open_warehouse() as db:  # the deployment's warehouse (TELCO360_WAREHOUSE), once for the whole gate
+        result = gate(db, trigger="build_warehouse")
+        text = result.text()
+        if result.published:
+            text += "\n" + marts_report(db)
     if result.blocked:
         log.error("data quality\n%s", text)
         raise PublicationBlocked(result.blocked)

@@ -1,29 +1,53 @@
-"""`telco360` command line: one verb per job. Heavy libraries are imported inside each verb."""
+"""`telco360` command line: one verb per job. Heavy libraries are imported inside each verb.
+
+Every verb that touches the warehouse takes `--warehouse duckdb|postgres` (default: TELCO360_WAREHOUSE, else
+duckdb) and opens it once. Errors are one line on stderr: exit 2 for bad arguments, 1 for a failed job.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import os
+import re
 import sys
 from pathlib import Path
 
 from telco360.config import paths, postgres_dsn
+from telco360.db import WAREHOUSES, WarehouseError, open_warehouse, warehouse_kind
+
+# a period is exactly ASCII YYYY-MM or YYYY-MM-DD (\d would accept other scripts' digits)
+PERIOD = re.compile(r"[0-9]{4}-[0-9]{2}(-[0-9]{2})?")
 
 
-def _target(kind: str):
-    from telco360.ingest.targets import open_target
+class UsageError(ValueError):
+    """A bad argument: one line, exit 2."""
+
+
+def _period(text: str) -> str:
+    from datetime import date
 
     try:
-        return open_target(kind)
-    except ValueError as exc:
-        sys.exit(f"error: {exc}")
+        if not PERIOD.fullmatch(text):
+            raise ValueError
+        date.fromisoformat(text if len(text) == 10 else text + "-01")
+    except ValueError:
+        raise UsageError(f"--period {text!r} is not a real month YYYY-MM or day YYYY-MM-DD") from None
+    return text
 
 
 def cmd_generate(args) -> int:
     from telco360.simulator.generate import GenerateConfig, generate
 
     out = Path(args.out) if args.out else paths().landing
+    try:  # before generating anything: can we write there at all?
+        out.mkdir(parents=True, exist_ok=True)
+        if not os.access(out, os.W_OK):
+            raise PermissionError(13, "Permission denied")
+    except OSError as exc:
+        print(f"error: cannot write the landing folder {out}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     cfg = GenerateConfig(
         subscribers=args.subscribers,
         months=args.months,
@@ -37,7 +61,12 @@ def cmd_generate(args) -> int:
     import time
 
     t0 = time.perf_counter()
-    result = generate(cfg)
+    try:
+        result = generate(cfg)
+    except OSError as exc:  # e.g. the disk filled up, or a folder became unwritable, half way
+        where = exc.filename or out
+        print(f"error: cannot write the landing folder {where}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     secs = time.perf_counter() - t0
     print(
         f"wrote {result['rows']:,} rows to {out} in {secs:.1f}s ({result['rows'] / secs:,.0f} rows/s); "
@@ -49,15 +78,23 @@ def cmd_generate(args) -> int:
 def cmd_ingest(args) -> int:
     from telco360.contracts import load_contracts
     from telco360.ingest.loader import Loader
+    from telco360.ingest.targets import open_target
 
     landing = Path(args.landing) if args.landing else paths().landing
-    sources = args.source or list(load_contracts())
-    target = _target(args.target)
+    if not landing.is_dir():
+        raise UsageError(f"landing folder {landing} does not exist or is not a folder")
+    contracts = load_contracts()
+    for source in args.source or []:
+        if source not in contracts:
+            raise UsageError(f"unknown source {source!r}: the sources are {', '.join(contracts)}")
+    sources = args.source or list(contracts)
+    periods = [_period(p) for p in args.period or []]
+    target = open_target(args.warehouse)
     try:
         loader = Loader(target, paths().tmp)
         results = []
         for source in sources:
-            results += loader.load_source(landing, source, force=args.force, periods=args.period or None)
+            results += loader.load_source(landing, source, force=args.force, periods=periods or None)
     finally:
         target.close()
     for r in results:
@@ -66,7 +103,12 @@ def cmd_ingest(args) -> int:
     by = {}
     for r in results:
         by[r.status] = by.get(r.status, 0) + 1
-    print("deliveries: " + ", ".join(f"{k} {v}" for k, v in sorted(by.items())))
+    print("deliveries: " + (", ".join(f"{k} {v}" for k, v in sorted(by.items())) or f"none found under {landing}"))
+    rejected = [r for r in results if r.status == "rejected"]
+    if rejected:  # the others are loaded; the run still fails, so a scheduler or a script sees it
+        listed = "; ".join(f"{r.source}/{r.period} [{r.rule}]" for r in rejected)
+        print(f"error: {len(rejected)} deliveries rejected (audit.load_manifest): {listed}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -76,15 +118,16 @@ def cmd_build(args) -> int:
 
     try:
         if args.parse_only:
-            print(f"dbt manifest: {parse(args.target)}")
+            print(f"dbt manifest: {parse(args.warehouse)}")
             return 0
         rebuild = f"{args.rebuild_from}-01" if args.rebuild_from else None
-        r = build(args.target, full_refresh=args.full_refresh, select=args.select, rebuild_from=rebuild)
+        r = build(args.warehouse, full_refresh=args.full_refresh, select=args.select, rebuild_from=rebuild)
     except BuildFailed as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"dbt build on {r.target}: {r.passed} passed, {r.warned} warnings, {r.failed} failed in {r.seconds:.1f}s")
-    print(marts_report(args.target, schema="marts_candidate"))
+    with open_warehouse(args.warehouse, read_only=True) as db:  # opened after dbt's process let go of it
+        print(marts_report(db, schema="marts_candidate"))
     print("(candidates: `telco360 audit --publish` validates them and publishes them to schema marts)")
     return 0
 
@@ -92,6 +135,9 @@ def cmd_build(args) -> int:
 def _months(values):
     from datetime import date
 
+    for m in values or []:
+        if len(m) != 7 or not _period(m):
+            raise UsageError(f"--month {m!r} is not a month YYYY-MM")
     return [date.fromisoformat(f"{m}-01") for m in values] if values else None
 
 
@@ -100,22 +146,23 @@ def cmd_audit(args) -> int:
     from telco360.quality.audit import run_audit, summary
     from telco360.quality.gate import audit_and_publish
 
-    if args.publish:
-        result = audit_and_publish(args.target, trigger="cli", months=_months(args.month))
-        print(result.text())
-        if result.blocked:
-            print(f"not published: {result.blocked}", file=sys.stderr)
-            return 1
-        return 0
     months = _months(args.month)
-    if months is None:
-        from telco360.quality.audit import months_to_audit
-
-        months = months_to_audit(args.target)
-        if not months:
-            print("nothing to audit: no candidate month changed since the last publication (--month YYYY-MM)")
+    with open_warehouse(args.warehouse) as db:  # one writable handle for the whole job
+        if args.publish:
+            result = audit_and_publish(db, trigger="cli", months=months)
+            print(result.text())
+            if result.blocked:
+                print(f"not published: {result.blocked}", file=sys.stderr)
+                return 1
             return 0
-    run = run_audit(args.target, layers=args.layer or ("raw", "staging", "marts"), months=months, trigger="cli")
+        if months is None:
+            from telco360.quality.audit import months_to_audit
+
+            months = months_to_audit(db)
+            if not months:
+                print("nothing to audit: no candidate month changed since the last publication (--month YYYY-MM)")
+                return 0
+        run = run_audit(db, layers=args.layer or ("raw", "staging", "marts"), months=months, trigger="cli")
     print(summary(run))
     return 0 if run.passed else 1
 
@@ -123,20 +170,21 @@ def cmd_audit(args) -> int:
 def cmd_quality(args) -> int:
     from telco360.quality.report import last_run_report
 
-    print(last_run_report(args.target))
+    with open_warehouse(args.warehouse, read_only=True) as db:
+        print(last_run_report(db))
     return 0
 
 
 def cmd_docs(args) -> int:
     from telco360.warehouse import run_dbt
 
-    ok, _, output = run_dbt(["docs", "generate", "--quiet"], args.target)
+    ok, _, output = run_dbt(["docs", "generate", "--quiet"], args.warehouse)
     if not ok:
         print(f"error: dbt docs generate failed:\n{output[-3000:]}", file=sys.stderr)
         return 1
     from telco360.warehouse import dbt_env
 
-    index = Path(dbt_env(args.target)["DBT_TARGET_PATH"]) / "index.html"
+    index = Path(dbt_env(args.warehouse)["DBT_TARGET_PATH"]) / "index.html"
     print(f"dbt docs: {index}")
     from telco360.quality.audit import data_docs_index
 
@@ -158,14 +206,19 @@ def cmd_grants(args) -> int:
 def cmd_status(args) -> int:
     from telco360.reporting import status_report
 
-    print(status_report(paths().warehouse))
+    if args.warehouse == "duckdb" and not paths().warehouse.exists():
+        print(f"no warehouse at {paths().warehouse} yet: run `make run`")
+        return 0
+    with open_warehouse(args.warehouse, read_only=True) as db:  # read-only: never blocks a reader
+        print(status_report(db))
     return 0
 
 
 def cmd_marts(args) -> int:
     from telco360.reporting import marts_report
 
-    print(marts_report())
+    with open_warehouse(args.warehouse, read_only=True) as db:
+        print(marts_report(db))
     return 0
 
 
@@ -210,13 +263,11 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--landing", help="landing folder (default: $TELCO360_HOME/landing)")
     i.add_argument("--source", action="append", help="only this source (repeatable)")
     i.add_argument("--period", action="append", help="only this period (repeatable)")
-    i.add_argument("--target", choices=["duckdb", "postgres"], default="duckdb")
     i.add_argument("--force", action="store_true", help="reload deliveries already loaded")
     i.add_argument("-q", "--quiet", action="store_true", help="print only rejections and the summary")
     i.set_defaults(func=cmd_ingest)
 
     b = sub.add_parser("build", help="build the dbt warehouse (seeds, models, tests)")
-    b.add_argument("--target", choices=["dev", "pg"], default="dev", help="dev: DuckDB file; pg: PostgreSQL")
     b.add_argument("--full-refresh", action="store_true", help="rebuild incremental models from all history")
     b.add_argument("--rebuild-from", metavar="YYYY-MM", help="rebuild incremental models from this month")
     b.add_argument("--select", nargs="+", help="dbt selection")
@@ -224,17 +275,14 @@ def build_parser() -> argparse.ArgumentParser:
     b.set_defaults(func=cmd_build)
 
     a = sub.add_parser("audit", help="validate raw, staging and candidate marts with Great Expectations")
-    a.add_argument("--target", choices=["dev", "pg"], default="dev")
     a.add_argument("--layer", action="append", choices=["raw", "staging", "marts"], help="only this layer")
     a.add_argument("--month", action="append", metavar="YYYY-MM", help="only this month (default: changed ones)")
     a.add_argument("--publish", action="store_true", help="then publish the marts if no critical check failed")
     a.set_defaults(func=cmd_audit)
     q = sub.add_parser("quality", help="the latest data-quality run on one screen")
-    q.add_argument("--target", choices=["dev", "pg"], default="dev")
     q.set_defaults(func=cmd_quality)
 
     d = sub.add_parser("docs", help="generate dbt docs and print where they are")
-    d.add_argument("--target", choices=["dev", "pg"], default="dev")
     d.set_defaults(func=cmd_docs)
 
     gr = sub.add_parser("grants", help="create the warehouse roles and grants on PostgreSQL (infra/roles.sql)")
@@ -242,12 +290,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("status", help="what the warehouse holds: raw tables, loads, quarantine")
     s.set_defaults(func=cmd_status)
-    mr = sub.add_parser("marts", help="row counts of the marts in the embedded warehouse")
+    mr = sub.add_parser("marts", help="row counts of the published marts")
     mr.set_defaults(func=cmd_marts)
     c = sub.add_parser("contracts", help="print the source contracts as Markdown")
     c.set_defaults(func=cmd_contracts)
     p = sub.add_parser("paths", help="where state lives")
     p.set_defaults(func=cmd_paths)
+    for verb in (i, b, a, q, d, s, mr):  # the same option, with the same meaning, on every warehouse verb
+        verb.add_argument(
+            "--warehouse",
+            choices=WAREHOUSES,
+            help="duckdb: the embedded file under TELCO360_HOME; postgres: TELCO360_PG_DSN "
+            "(default: TELCO360_WAREHOUSE, else duckdb)",
+        )
     return parser
 
 
@@ -257,7 +312,12 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.ERROR, format="%(levelname)s %(name)s: %(message)s"
     )
     try:
+        if hasattr(args, "warehouse"):
+            args.warehouse = warehouse_kind(args.warehouse)
         return args.func(args)
+    except WarehouseError as exc:  # cannot name or open the warehouse (busy, missing, misconfigured)
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,24 +1,58 @@
-"""Build the dbt warehouse (staging -> intermediate -> marts) on DuckDB (`dev`) or PostgreSQL (`pg`).
+"""Build the dbt warehouse (staging -> intermediate -> marts) on DuckDB (`duckdb`) or PostgreSQL (`postgres`).
 
-dbt runs in-process (dbtRunner). Credentials reach dbt's committed profiles.yml only through
-environment variables, derived here from TELCO360_PG_DSN.
+dbt runs in a child process. Credentials reach dbt's committed profiles.yml only through environment
+variables, derived here from TELCO360_PG_DSN; so does the PII salt (TELCO360_PII_SALT; the embedded demo
+warehouse alone may use a random one kept under TELCO360_HOME/secrets).
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from telco360.assets import MARTS  # noqa: F401 (re-exported: the marts dbt builds)
 from telco360.config import PROJECT_ROOT, paths, postgres_dsn
+from telco360.db import WAREHOUSES
 
 DBT_PROJECT = PROJECT_ROOT / "dbt_project"
 
 
+PII_SALT = "TELCO360_PII_SALT"
+MIN_SALT_LENGTH = 16  # the macro refuses shorter ones too (dbt_project/macros/pii.sql)
+
+
 class BuildFailed(RuntimeError):
     pass
+
+
+def demo_pii_salt() -> str:
+    """The embedded demo warehouse's salt: random, generated once, kept in $TELCO360_HOME/secrets/pii_salt
+    (mode 600) so every build hashes the same way. Never used for the postgres warehouse."""
+    path = paths().home / "secrets" / "pii_salt"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # never readable by others, not even briefly
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32) + "\n")
+    return path.read_text().strip()
+
+
+def pii_salt_env(target: str) -> dict[str, str]:
+    """TELCO360_PII_SALT for dbt: the environment's, or for the duckdb demo alone the generated one."""
+    salt = os.environ.get(PII_SALT)
+    if salt is None and target == "duckdb":
+        salt = demo_pii_salt()
+    if not salt:
+        raise BuildFailed(
+            f"the {target} warehouse needs {PII_SALT} (a secret of at least {MIN_SALT_LENGTH} characters; "
+            "only the embedded demo generates its own)"
+        )
+    if len(salt) < MIN_SALT_LENGTH:
+        raise BuildFailed(f"{PII_SALT} is shorter than {MIN_SALT_LENGTH} characters")
+    return {PII_SALT: salt}
 
 
 @dataclass
@@ -32,22 +66,25 @@ class BuildResult:
     failures: list[str]
 
 
-def dbt_env(target: str = "dev") -> dict[str, str]:
-    """Environment for dbt: profile location, state folder, and PostgreSQL credentials by reference."""
+def dbt_env(target: str = "duckdb") -> dict[str, str]:
+    """Environment for dbt: profile location, state folder, the PII salt, and PostgreSQL credentials by
+    reference. The profile's output names are the warehouse names (duckdb, postgres)."""
     p = paths()
     env = {
         "DBT_PROFILES_DIR": str(DBT_PROJECT),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DO_NOT_TRACK": "1",
         "TELCO360_HOME": str(p.home),
-        "TELCO360_DBT_TARGET": target,
+        "TELCO360_WAREHOUSE": target,
         "DBT_LOG_PATH": str(p.home / "dbt" / "logs"),
         "DBT_TARGET_PATH": str(p.home / "dbt" / f"target-{target}"),
     }
-    if target == "pg":
+    if target not in WAREHOUSES:
+        raise BuildFailed(f"unknown warehouse {target!r}: duckdb or postgres")
+    if target == "postgres":
         dsn = postgres_dsn()
         if not dsn:
-            raise BuildFailed("target pg needs TELCO360_PG_DSN (run `make pg-up` and `source var/pg/env`)")
+            raise BuildFailed("the postgres warehouse needs TELCO360_PG_DSN (`source var/pg/env`)")
         u = urlparse(dsn)
         env.update(
             TELCO360_PG_HOST=u.hostname or "127.0.0.1",
@@ -56,11 +93,12 @@ def dbt_env(target: str = "dev") -> dict[str, str]:
             TELCO360_PG_PASSWORD=unquote(u.password or ""),
             TELCO360_PG_DB=u.path.lstrip("/") or "postgres",
         )
+    env.update(pii_salt_env(target))
     (p.home / "tmp").mkdir(parents=True, exist_ok=True)
     return env
 
 
-def run_dbt(args: list[str], target: str = "dev") -> tuple[bool, list[dict], str]:
+def run_dbt(args: list[str], target: str = "duckdb") -> tuple[bool, list[dict], str]:
     """Run a dbt command against a target in a child process (dbt-duckdb keeps its database open for the
     life of the process, which would lock the embedded warehouse). Returns (success, results, output)."""
     import json
@@ -84,7 +122,7 @@ def run_dbt(args: list[str], target: str = "dev") -> tuple[bool, list[dict], str
 
 
 def build(
-    target: str = "dev",
+    target: str = "duckdb",
     full_refresh: bool = False,
     select: list[str] | None = None,
     rebuild_from: str | None = None,
@@ -125,7 +163,7 @@ def build(
     return result
 
 
-def parse(target: str = "dev") -> Path:
+def parse(target: str = "duckdb") -> Path:
     """Write dbt's manifest (Airflow renders the build DAG from it, without running dbt at parse time)."""
     ok, _, output = run_dbt(["parse", "--quiet"], target)
     if not ok:

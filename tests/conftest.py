@@ -16,6 +16,12 @@ os.environ["TELCO360_HOME"] = str(_SESSION_HOME)
 os.environ["AIRFLOW_HOME"] = str(_SESSION_HOME / "airflow")
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).resolve().parent.parent / "dags")
+# the warehouse is named per test (default duckdb), never by the shell that runs the suite
+for _name in ("TELCO360_WAREHOUSE", "TELCO360_TARGET", "TELCO360_DBT_TARGET"):
+    os.environ.pop(_name, None)
+# dbt refuses to hash personal data without a salt (every warehouse but the demo, which generates one):
+# `make test` gets a random one from var/pg/env; a bare pytest run a fixed, test-only one
+os.environ.setdefault("TELCO360_PII_SALT", "telco360-tests-only-salt-0123456789")
 
 from telco360.ingest.loader import Loader  # noqa: E402
 from telco360.ingest.targets import DuckDBTarget  # noqa: E402
@@ -87,14 +93,16 @@ def telco360_home(home: Path):
 
 def build_and_gate(warehouse: Path, home: Path):
     """Copy a loaded warehouse into a new TELCO360_HOME, build it with dbt, audit it and publish if it passes."""
+    from telco360.db import open_warehouse
     from telco360.quality.gate import audit_and_publish
     from telco360.warehouse import build
 
     home.mkdir()
     shutil.copy(warehouse, home / "warehouse.duckdb")
     with telco360_home(home):
-        build("dev")
-        return audit_and_publish("dev", trigger="test")
+        build("duckdb")
+        with open_warehouse("duckdb") as db:
+            return audit_and_publish(db, trigger="test")
 
 
 @pytest.fixture(scope="session")

@@ -39,7 +39,7 @@ def test_ingest_then_build_dags_run_end_to_end(tmp_path):
         "AIRFLOW__COSMOS__CACHE_DIR": str(home / "cosmos"),
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
         "DO_NOT_TRACK": "1",
-        "TELCO360_DBT_TARGET": "dev",
+        "TELCO360_WAREHOUSE": "duckdb",
     }
     parse = subprocess.run(
         [str(Path(sys.executable).with_name("telco360")), "build", "--parse-only"],

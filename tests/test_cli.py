@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from telco360.cli import main
+
+TELCO360 = str(Path(sys.executable).with_name("telco360"))
 
 
 def test_contracts_render_every_source(capsys):
@@ -43,12 +48,144 @@ def test_cli_starts_without_heavy_imports():
     assert out.strip() == "[]"
 
 
-@pytest.mark.parametrize("args", [["ingest", "--target", "postgres"]])
-def test_postgres_target_without_dsn_is_a_clear_error(args, monkeypatch, tmp_path):
+@pytest.mark.parametrize("verb", ["ingest", "status", "marts", "quality", "audit"])
+def test_postgres_warehouse_without_dsn_is_a_clear_error(verb, monkeypatch, tmp_path, capsys):
     monkeypatch.delenv("TELCO360_PG_DSN", raising=False)
     monkeypatch.setenv("TELCO360_HOME", str(tmp_path))
-    with pytest.raises(SystemExit, match="TELCO360_PG_DSN"):
-        main([*args, "--landing", str(Path(tmp_path))])
+    extra = ["--landing", str(tmp_path)] if verb == "ingest" else []
+    assert main([verb, "--warehouse", "postgres", *extra]) == 1
+    assert (
+        capsys.readouterr().err.strip() == "error: the postgres warehouse needs TELCO360_PG_DSN (`source var/pg/env`)"
+    )
+
+
+def run_cli(args: list[str], env: dict | None = None, **kw) -> subprocess.CompletedProcess:
+    """The real command, as people run it."""
+    return subprocess.run([TELCO360, *args], env={**os.environ, **(env or {})}, capture_output=True, text=True, **kw)
+
+
+def one_line_error(proc: subprocess.CompletedProcess) -> str:
+    assert "Traceback" not in proc.stderr, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--landing", "{tmp}/nowhere"], "error: landing folder {tmp}/nowhere does not exist or is not a folder"),
+        (["--period", "2026-13"], "error: --period '2026-13' is not a real month YYYY-MM or day YYYY-MM-DD"),
+        (["--period", "2026-02-30"], "error: --period '2026-02-30' is not a real month YYYY-MM or day YYYY-MM-DD"),
+        (
+            ["--period", "２０２６-０１"],
+            "error: --period '２０２６-０１' is not a real month YYYY-MM or day YYYY-MM-DD",
+        ),
+        (["--source", "nonsense"], "error: unknown source 'nonsense': the sources are "),
+    ],
+)
+def test_bad_ingest_arguments_are_one_line_errors(args, expected, tmp_path):
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    landing = [] if "--landing" in args else ["--landing", str(tmp_path)]
+    proc = run_cli(["ingest", *landing, *args], env={"TELCO360_HOME": str(tmp_path / "home")})
+    assert proc.returncode == 2
+    assert one_line_error(proc).startswith(expected.replace("{tmp}", str(tmp_path)))
+    assert not (tmp_path / "home" / "warehouse.duckdb").exists()  # refused before opening anything
+
+
+def test_generate_into_an_unwritable_place_is_a_one_line_error(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    proc = run_cli(["generate", "--subscribers", "1500", "--months", "1", "--out", str(blocker / "landing"), "-q"])
+    assert proc.returncode == 1
+    assert one_line_error(proc).startswith(f"error: cannot write the landing folder {blocker / 'landing'}: ")
+
+
+def test_ingest_fails_and_names_each_rejected_delivery_after_loading_the_others(landing, tmp_path):
+    land = tmp_path / "landing"
+    periods = sorted(p.name for p in (landing / "complaint").iterdir())
+    assert len(periods) == 2
+    for period in periods:
+        shutil.copytree(landing / "complaint" / period, land / "complaint" / period)
+    bad = next((land / "complaint" / periods[1]).glob("part-*"))
+    bad.write_bytes(bad.read_bytes() + b"x")  # no longer the sha256 the manifest declares
+    proc = run_cli(["ingest", "--landing", str(land), "--source", "complaint", "-q"], {"TELCO360_HOME": str(tmp_path)})
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert (
+        one_line_error(proc)
+        == f"error: 1 deliveries rejected (audit.load_manifest): complaint/{periods[1]} [manifest_checksum]"
+    )
+    assert "deliveries: loaded 1, rejected 1" in proc.stdout
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
+    assert con.execute("SELECT period, status FROM audit.load_manifest ORDER BY period").fetchall() == [
+        (periods[0], "loaded"),
+        (periods[1], "rejected"),
+    ]
+    con.close()
+
+
+def test_status_while_a_load_holds_the_warehouse_says_so(warehouse, tmp_path):
+    shutil.copy(warehouse, tmp_path / "warehouse.duckdb")
+    holder = subprocess.Popen(  # a loader: the writable DuckDB connection a load keeps for its whole run
+        [
+            sys.executable,
+            "-c",
+            "import sys; from pathlib import Path; from telco360.ingest.targets import DuckDBTarget\n"
+            f"t = DuckDBTarget(Path({str(tmp_path / 'warehouse.duckdb')!r}), Path({str(tmp_path / 'tmp')!r}))\n"
+            "print('holding', flush=True); sys.stdin.readline(); t.close()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        proc = run_cli(["status"], {"TELCO360_HOME": str(tmp_path)}, timeout=60)
+        assert proc.returncode == 1
+        line = one_line_error(proc)
+        assert (
+            f"the warehouse {tmp_path / 'warehouse.duckdb'} is in use by another process (process {holder.pid})" in line
+        )
+        assert "a load, build or audit is running; wait for it to finish" in line
+    finally:
+        holder.communicate("\n", timeout=60)
+    proc = run_cli(["status"], {"TELCO360_HOME": str(tmp_path)}, timeout=60)  # and once it is done
+    assert proc.returncode == 0 and "raw.complaint" in proc.stdout, proc.stderr
+
+
+@pytest.mark.parametrize("old", ["TELCO360_TARGET", "TELCO360_DBT_TARGET"])
+def test_a_retired_warehouse_variable_set_alone_is_refused(old, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "TELCO360_WAREHOUSE"}
+    proc = subprocess.run(
+        [TELCO360, "status"],
+        env={**env, old: "postgres", "TELCO360_HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 1
+    assert one_line_error(proc) == (
+        f"error: {old} is no longer read: set TELCO360_WAREHOUSE=duckdb or TELCO360_WAREHOUSE=postgres instead"
+    )
+
+
+def test_the_warehouse_setting_names_the_warehouse_for_every_verb(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("TELCO360_WAREHOUSE", "postgres")
+    monkeypatch.delenv("TELCO360_PG_DSN", raising=False)
+    monkeypatch.setenv("TELCO360_HOME", str(tmp_path))
+    for verb in (["status"], ["quality"], ["ingest", "--landing", str(tmp_path)]):
+        assert main(verb) == 1
+        assert "postgres warehouse needs TELCO360_PG_DSN" in capsys.readouterr().err
+    monkeypatch.setenv("TELCO360_WAREHOUSE", "sqlite")
+    assert main(["status"]) == 1
+    assert "unknown warehouse 'sqlite'" in capsys.readouterr().err
+
+
+def test_quality_after_a_passing_published_run_says_passed_and_the_published_month(built_home, monkeypatch, capsys):
+    monkeypatch.setenv("TELCO360_HOME", str(built_home))
+    assert main(["quality"]) == 0
+    out = capsys.readouterr().out
+    assert "gate: PASSED; marts published through 2026-02\n" in out, out
+    assert "FAILED" not in out and "published marts:" not in out
 
 
 def test_committed_contract_reference_is_up_to_date():

@@ -19,7 +19,7 @@ def manifest():
     """The build DAG renders from dbt's manifest, written as `make airflow-init` does."""
     from telco360.warehouse import parse
 
-    return parse("dev")
+    return parse("duckdb")
 
 
 @pytest.fixture(scope="module")
@@ -101,3 +101,33 @@ def test_build_dag_renders_every_model_and_runs_on_the_raw_assets(dagbag, manife
 
     assert {o.name for o in publish.outlets} == {f"marts.{m}" for m in MARTS}
     assert all(t.pool == "warehouse_writer" for t in dag.tasks if t.task_id.startswith("dbt."))
+
+
+def test_a_rejected_delivery_fails_the_ingest_report_not_the_loads(dagbag):
+    """Every source loads what it can (its `load` task succeeds and emits its raw asset); `report`, downstream of
+    every load, fails without retries and names each rejection; `audit_raw` still runs after the loads."""
+    from telco360.airflow_tasks import DeliveriesRejected, report_loads
+
+    def summary(source, rejections):
+        return {
+            "source": source,
+            "loaded": 2 - len(rejections),
+            "skipped": 0,
+            "rejected": len(rejections),
+            "rows_loaded": 10,
+            "rows_quarantined": 0,
+            "rejections": rejections,
+            "periods_loaded": [],
+        }
+
+    clean = [summary("complaint", []), summary("crm_subscriber", [])]
+    assert "REJECTED" not in report_loads(clean)
+    bad = [summary("complaint", []), summary("billing_items", ["2026-02 [manifest_checksum] part-00000.txt: sha256"])]
+    with pytest.raises(DeliveriesRejected) as exc:
+        report_loads(bad)
+    assert str(exc.value).startswith("1 deliveries rejected (audit.load_manifest):")
+    assert "REJECTED billing_items/2026-02 [manifest_checksum] part-00000.txt: sha256" in str(exc.value)
+    dag = dagbag.dags["ingest_extracts"]
+    report = dag.get_task("report")
+    assert report.retries == 0 and report.trigger_rule == "all_success"
+    assert dag.get_task("audit_raw").upstream_task_ids.isdisjoint({"report"})

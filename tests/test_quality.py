@@ -10,6 +10,7 @@ from datetime import date
 import duckdb
 import pytest
 
+from telco360.db import open_warehouse
 from telco360.quality.suites import load_suites
 from telco360.simulator.faults import _refresh_manifest
 from telco360.warehouse import MARTS, build
@@ -17,6 +18,35 @@ from telco360.warehouse import MARTS, build
 from .conftest import build_and_gate, load_duckdb, telco360_home
 
 JAN, FEB = date(2026, 1, 1), date(2026, 2, 1)
+
+
+def gate(**kw):
+    """The quality gate on the current TELCO360_HOME's warehouse, as a job runs it: one handle throughout."""
+    from telco360.quality.gate import audit_and_publish
+
+    with open_warehouse("duckdb") as db:
+        return audit_and_publish(db, trigger="test", **kw)
+
+
+def audit(**kw):
+    from telco360.quality.audit import run_audit
+
+    with open_warehouse("duckdb") as db:
+        return run_audit(db, trigger="test", **kw)
+
+
+def publish_run(run_id: str):
+    from telco360.quality.publish import publish
+
+    with open_warehouse("duckdb") as db:
+        return publish(db, run_id)
+
+
+def through():
+    from telco360.quality.publish import published_through
+
+    with open_warehouse("duckdb", read_only=True) as db:
+        return published_through(db)
 
 
 def con_of(home):
@@ -95,11 +125,11 @@ def test_group_cleanup_rules_are_warnings_with_the_planted_counts_and_examples(b
 
 def assert_gx_equals_plain_sql(home) -> int:
     """GX's count (or observed value) of every check = the same check in plain SQL; returns the failures."""
-    from telco360.quality.db import Warehouse
+    from telco360.db import Warehouse
     from telco360.quality.plain import plain_counts
 
     results = latest_results(home)
-    with telco360_home(home), Warehouse("dev", read_only=True) as db:
+    with telco360_home(home), Warehouse("duckdb", read_only=True) as db:
         plain = plain_counts(db, load_suites(), ("raw", "staging", "marts"), [JAN, FEB])
     assert set(plain) == set(results)
     for key, value in plain.items():
@@ -114,7 +144,7 @@ def test_great_expectations_counts_equal_plain_sql(built_home):
 
 
 def test_every_planted_fault_that_reaches_the_warehouse_is_flagged_with_its_exact_count(
-    landing_faults, warehouse_faults, tmp_path
+    landing_faults, warehouse_faults, tmp_path, capsys
 ):
 
     faults = json.loads((landing_faults / "_truth" / "faults.json").read_text())["faults"]
@@ -141,7 +171,18 @@ def test_every_planted_fault_that_reaches_the_warehouse_is_flagged_with_its_exac
     assert con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'marts' AND table_name = 'customer_360'"
     ).fetchone() == (0,)
+    assert con.execute("SELECT verdict, expected = expectations FROM audit.dq_runs").fetchall() == [
+        ("critical_failures", True)
+    ]
     con.close()
+    # what `telco360 quality` shows people afterwards: the reason, and that nothing is published
+    from telco360.cli import main
+
+    with telco360_home(home):
+        assert main(["quality"]) == 0
+    out = capsys.readouterr().out
+    assert f"gate: FAILED (critical checks failed: {len(failed_critical)})\n" in out, out
+    assert out.rstrip().endswith("published marts: none yet") and "PASSED" not in out
 
 
 def _copy_month(landing, land, month: str) -> None:
@@ -153,10 +194,15 @@ def _copy_month(landing, land, month: str) -> None:
                 shutil.copytree(period, land / source.name / period.name)
 
 
-def test_a_critical_failure_in_month_m_keeps_the_marts_at_m_minus_1_until_a_fixed_rerun(landing, tmp_path):
-    from telco360.quality.gate import audit_and_publish
-    from telco360.quality.publish import published_through
+def quality_screen() -> str:
+    """What `telco360 quality` prints for the current TELCO360_HOME."""
+    from telco360.quality.report import last_run_report
 
+    with open_warehouse("duckdb", read_only=True) as db:
+        return last_run_report(db)
+
+
+def test_a_critical_failure_in_month_m_keeps_the_marts_at_m_minus_1_until_a_fixed_rerun(landing, tmp_path):
     home, land = tmp_path / "home", tmp_path / "landing"
     home.mkdir()
 
@@ -169,8 +215,8 @@ def test_a_critical_failure_in_month_m_keeps_the_marts_at_m_minus_1_until_a_fixe
     with telco360_home(home):
         _copy_month(landing, land, "2026-01")
         load_duckdb(land, home / "warehouse.duckdb")
-        build("dev")
-        assert audit_and_publish("dev", trigger="test").published["through_month"] == "2026-01"
+        build("duckdb")
+        assert gate().published["through_month"] == "2026-01"
         # February arrives with 3 subscribers' bills under ids no CRM snapshot has
         _copy_month(landing, land, "2026-02")
         part = land / "billing_items" / "2026-02" / "part-00000.txt"
@@ -185,12 +231,20 @@ def test_a_critical_failure_in_month_m_keeps_the_marts_at_m_minus_1_until_a_fixe
         )
         _refresh_manifest(part.parent)
         load_duckdb(land, home / "warehouse.duckdb")
-        build("dev")
-        failed = audit_and_publish("dev", trigger="test")
+        build("duckdb")
+        failed = gate()
         assert failed.blocked and "billed_subscriber_in_crm" in failed.blocked
         # February and the month before it (February's CRM refreshes January's churned_next_month)
         assert failed.run.months == [JAN, FEB]
-        assert published_through("dev") == "2026-01" and published_months() == [JAN]
+        assert through() == "2026-01" and published_months() == [JAN]
+        screen = quality_screen()
+        with open_warehouse("duckdb", read_only=True) as db:
+            n = db.one(
+                "SELECT count(*) FROM audit.dq_results WHERE run_id = ? AND severity = 'critical' AND NOT success",
+                (failed.run.run_id,),
+            )
+        assert n >= 1 and f"gate: FAILED (critical checks failed: {n})\n" in screen, screen
+        assert screen.endswith("published marts: through 2026-01")
         con = con_of(home)
         assert con.execute("SELECT count(DISTINCT month) FROM marts_candidate.kpi_monthly").fetchone() == (2,)
         con.close()
@@ -198,33 +252,37 @@ def test_a_critical_failure_in_month_m_keeps_the_marts_at_m_minus_1_until_a_fixe
         part.write_bytes(clean)
         _refresh_manifest(part.parent)
         load_duckdb(land, home / "warehouse.duckdb")
-        build("dev")
+        build("duckdb")
         # a partial audit cannot publish: not every layer, or not every changed month
-        from telco360.quality.audit import run_audit
-        from telco360.quality.publish import PublicationBlocked, publish
+        from telco360.quality.publish import PublicationBlocked
 
-        partial = run_audit("dev", layers=("marts",), months=[JAN, FEB], trigger="test")
+        partial = audit(layers=("marts",), months=[JAN, FEB])
         with pytest.raises(PublicationBlocked, match="did not check raw, staging"):
-            publish("dev", partial.run_id)
-        partial = run_audit("dev", months=[FEB], trigger="test")
+            publish_run(partial.run_id)
+        partial = audit(months=[FEB])
         with pytest.raises(PublicationBlocked, match="did not check 2026-01"):
-            publish("dev", partial.run_id)
-        empty = run_audit("dev", months=[], trigger="test")
+            publish_run(partial.run_id)
+        empty = audit(months=[])
         assert not empty.passed
+        screen = quality_screen()
+        assert "gate: FAILED (nothing to audit: no month was selected)\n" in screen, screen
+        assert screen.endswith("published marts: through 2026-01")
         with pytest.raises(PublicationBlocked, match="did not pass"):
-            publish("dev", empty.run_id)
-        fixed = audit_and_publish("dev", trigger="test")
+            publish_run(empty.run_id)
+        fixed = gate()
         assert fixed.published and fixed.published["through_month"] == "2026-02"
+        screen = quality_screen()
+        assert "gate: PASSED; marts published through 2026-02\n" in screen and "FAILED" not in screen, screen
         assert published_months() == [JAN, FEB]
         # nothing changed since: nothing to audit, nothing to publish
-        again = audit_and_publish("dev", trigger="test")
+        again = gate()
         assert (again.run, again.published, again.blocked) == (None, None, None) and "nothing changed" in again.note
         # a candidate rebuilt after its audit is not published on that audit
         con = duckdb.connect(str(home / "warehouse.duckdb"))
         con.execute("UPDATE marts_candidate.customer_360 SET _built_through_load_id = _built_through_load_id + 1")
         con.close()
         with pytest.raises(PublicationBlocked, match="rebuilt since audit run"):
-            publish("dev", fixed.run.run_id)
+            publish_run(fixed.run.run_id)
     # the trail: when it started failing, when it was fixed, and the scorecard of the latest run
     con = con_of(home)
     history = con.execute("""
@@ -233,8 +291,15 @@ def test_a_critical_failure_in_month_m_keeps_the_marts_at_m_minus_1_until_a_fixe
         ORDER BY run_started_at""").fetchall()
     # three bad subscriber ids were all set to one id; the partial runs checked February too
     assert history == [(False, 1), (True, 0), (True, 0)]
-    runs = con.execute("SELECT passed, layers, months FROM audit.dq_runs ORDER BY started_at").fetchall()
-    assert [r[0] for r in runs] == [True, False, True, True, False, True]
+    runs = con.execute("SELECT passed, verdict FROM audit.dq_runs ORDER BY started_at").fetchall()
+    assert runs == [
+        (True, "passed"),
+        (False, "critical_failures"),
+        (True, "passed"),  # the partial runs passed what they checked; publish() refused them
+        (True, "passed"),
+        (False, "nothing_to_audit"),
+        (True, "passed"),
+    ]
     assert con.execute("SELECT count(*) FROM audit.publications").fetchone() == (2,)
     assert con.execute(
         "SELECT sum(failed_critical) FROM marts.dq_scorecard WHERE month = DATE '2026-02-01'"
@@ -244,7 +309,6 @@ def test_a_critical_failure_in_month_m_keeps_the_marts_at_m_minus_1_until_a_fixe
 
 def test_the_kpi_share_check_catches_the_decks_printed_33_1_percent(tmp_path):
     """SPEC §4: the deck prints a new-business share of 33.1% where its parts give 39.3 / 121.9 = 32.2%."""
-    from telco360.quality.audit import run_audit
     from telco360.quality.suites import Suites
 
     home = tmp_path / "home"
@@ -267,8 +331,62 @@ def test_the_kpi_share_check_catches_the_decks_printed_33_1_percent(tmp_path):
     kpi.checks = [c for c in kpi.checks if c.name == "kpi_shares_recompute_from_parts"]
     only = Suites(assets={"marts": [kpi]}, volume_bands={})
     with telco360_home(home):
-        run = run_audit("dev", layers=("marts",), months=[date(2008, 12, 1)], suites=only)
+        run = audit(layers=("marts",), months=[date(2008, 12, 1)], suites=only)
     (r,) = run.results
     assert (r["success"], r["unexpected_count"], r["severity"]) == (False, 1, "critical")
     assert [s["city_code"] for s in json.loads(r["offending_sample"])] == ["AS_PRINTED"]
     assert not run.passed
+
+
+def _run(**kw):
+    from telco360.quality.audit import AuditRun
+
+    check = {"severity": "critical", "success": True, "expectation": "c", "table_name": "t", "error": None}
+    args = dict(run_id="r1", target="duckdb", layers=["marts"], months=[JAN], started_at=None, seconds=1.0)
+    return AuditRun(**{**args, "results": [dict(check)] * 3, "expected": 3, **kw})
+
+
+@pytest.mark.parametrize(
+    "run, gate_line",
+    [
+        (dict(), "gate: PASSED"),
+        (dict(expected=5), "gate: FAILED (the run was incomplete: 3 of 5 checks ran)"),
+        (
+            dict(error="OperationalError: disk I/O error\nmore"),
+            "gate: FAILED (an error: OperationalError: disk I/O error)",
+        ),
+        (dict(months=[], results=[], expected=0), "gate: FAILED (nothing to audit: no month was selected)"),
+    ],
+)
+def test_the_gate_line_says_why(run, gate_line):
+    from telco360.quality.audit import summary
+
+    lines = summary(_run(**run)).splitlines()
+    assert [ln for ln in lines if ln.startswith("gate: ")] == [gate_line]
+
+
+def test_a_trail_written_before_the_rename_is_still_read(tmp_path):
+    """Rows written as `dev` (before TELCO360_WAREHOUSE) count for the duckdb warehouse; none are rewritten."""
+    from telco360.quality.publish import published_through
+    from telco360.quality.report import load_run
+    from telco360.quality.trail import ensure_trail
+
+    home = tmp_path / "home"
+    home.mkdir()
+    duckdb.connect(str(home / "warehouse.duckdb")).close()
+    with telco360_home(home), open_warehouse("duckdb") as db:
+        ensure_trail(db)
+        db.execute(
+            "INSERT INTO audit.publications (run_id, target, published_at, through_month, months, tables) "
+            "VALUES ('old', 'dev', TIMESTAMP '2026-03-01 06:00:00', DATE '2026-02-01', 2, 'kpi_monthly')"
+        )
+        db.execute(  # a run recorded before audit.dq_runs had a verdict
+            "INSERT INTO audit.dq_runs (run_id, target, trigger, layers, months, started_at, finished_at, "
+            "expectations, failed_critical, failed_warning, errors, passed) VALUES ('old', 'dev', 'cli', "
+            "'raw,staging,marts', '2026-01,2026-02', TIMESTAMP '2026-03-01 05:00:00', "
+            "TIMESTAMP '2026-03-01 05:01:00', 0, 0, 0, 0, true)"
+        )
+        assert published_through(db) == "2026-02"
+        run = load_run(db)
+        assert (run.target, run.verdict, run.passed) == ("duckdb", "passed", True)
+        assert db.all("SELECT DISTINCT target FROM audit.publications") == [("dev",)]

@@ -118,13 +118,13 @@ def test_adding_a_month_incrementally_equals_a_full_refresh(landing, tmp_path):
         loader.load_source(landing, source, periods=jan)
     target.close()
     with telco360_home(home):
-        build("dev")
+        build("duckdb")
         target = DuckDBTarget(home / "warehouse.duckdb", home / "tmp")
         Loader(target, home / "tmp").load_all(landing)  # February arrives
         target.close()
-        build("dev")  # incremental: builds February (and refreshes January's next-month facts)
+        build("duckdb")  # incremental: builds February (and refreshes January's next-month facts)
         shutil.copy(home / "warehouse.duckdb", tmp_path / "incremental.duckdb")
-        build("dev", full_refresh=True)
+        build("duckdb", full_refresh=True)
     con = duckdb.connect()
     con.execute(f"ATTACH '{tmp_path / 'incremental.duckdb'}' AS inc (READ_ONLY)")
     con.execute(f"ATTACH '{home / 'warehouse.duckdb'}' AS full_ (READ_ONLY)")
@@ -180,7 +180,7 @@ def test_a_corrected_redelivery_rebuilds_its_month_and_the_months_after(built_ho
         (result,) = Loader(target, home / "tmp").load_all(land, sources=["billing_items"])
         target.close()
         assert result.status == "loaded"
-        build("dev")  # incremental
+        build("duckdb")  # incremental
         con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
         mart, billed = con.execute("""
             SELECT (SELECT sum(revenue) FROM marts_candidate.customer_360 WHERE month = DATE '2026-01-01'),
@@ -192,7 +192,7 @@ def test_a_corrected_redelivery_rebuilds_its_month_and_the_months_after(built_ho
         assert mart == billed
         assert gone in ([], [(0,)])  # no stale January revenue for the subscriber the re-delivery dropped
         incremental = marts_snapshot(home / "warehouse.duckdb")
-        build("dev", full_refresh=True)
+        build("duckdb", full_refresh=True)
         full = marts_snapshot(home / "warehouse.duckdb")
     for name in MARTS:  # including February's 3-month trends, which read January
         assert_rows_equal(incremental[name], full[name], name)

@@ -32,10 +32,12 @@ def pg_built(built_home, landing, tmp_path_factory):
         Loader(target, tmp_path_factory.mktemp("pgwork")).load_all(landing)
     finally:
         target.close()
-    build("pg")
+    build("postgres")
+    from telco360.db import open_warehouse
     from telco360.quality.gate import audit_and_publish
 
-    result = audit_and_publish("pg", trigger="test")  # GX on PostgreSQL, then the copy into marts
+    with open_warehouse("postgres") as db:
+        result = audit_and_publish(db, trigger="test")  # GX on PostgreSQL, then the copy into marts
     assert result.published, result.text()
     return dsn
 

@@ -431,16 +431,17 @@ class PostgresTarget(Target):
         shutil.rmtree(self.tmp_dir, ignore_errors=True)
 
 
-def open_target(kind: str) -> Target:
-    """The warehouse to load: `duckdb` (the embedded file under TELCO360_HOME) or `postgres` (TELCO360_PG_DSN)."""
+def open_target(kind: str | None = None) -> Target:
+    """The warehouse to load, named as everywhere else (telco360.db): `duckdb` (the embedded file under
+    TELCO360_HOME) or `postgres` (TELCO360_PG_DSN); default TELCO360_WAREHOUSE."""
     from telco360.config import paths, postgres_dsn
+    from telco360.db import WarehouseError, warehouse_kind
 
+    kind = warehouse_kind(kind)
     p = paths()
     if kind == "duckdb":
         return DuckDBTarget(p.warehouse, p.tmp)
-    if kind != "postgres":
-        raise ValueError(f"unknown target {kind!r}: duckdb or postgres")
     dsn = postgres_dsn()
     if not dsn:
-        raise ValueError("target postgres needs TELCO360_PG_DSN (run `make pg-up` and `source var/pg/env`)")
+        raise WarehouseError("the postgres warehouse needs TELCO360_PG_DSN (`source var/pg/env`)")
     return PostgresTarget(dsn, p.tmp)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from telco360.config import paths, postgres_dsn
-from telco360.quality.db import Warehouse
+from telco360.db import Warehouse, trail_names
 from telco360.quality.suites import (
     CANDIDATE_SCHEMA,
     LAYERS,
@@ -49,20 +49,41 @@ class AuditRun:
     error: str | None = None
     through_load_id: int | None = None
     project_hash: str | None = None
+    recorded_verdict: str | None = None  # as read back from audit.dq_runs (None: judge the results)
 
     def failed(self, severity: str) -> list[dict]:
         return [r for r in self.results if not r["success"] and r["severity"] == severity]
 
     @property
+    def verdict(self) -> str:
+        """The gate, failing closed: something was checked (else nothing_to_audit), nothing raised (error),
+        every check ran (incomplete; a check that ran and could not evaluate counts as failed), and no
+        critical check failed (critical_failures). Only `passed` may publish."""
+        if self.recorded_verdict is not None:
+            return self.recorded_verdict
+        if not self.months:
+            return "nothing_to_audit"
+        if self.error is not None:
+            return "error"
+        if len(self.results) != self.expected:
+            return "incomplete"
+        if self.failed("critical"):
+            return "critical_failures"
+        return "passed"
+
+    @property
     def passed(self) -> bool:
-        """The gate, failing closed: something was checked, every check ran (one that could not run counts
-        as failed), and no critical check failed."""
-        return (
-            bool(self.months)
-            and self.error is None
-            and len(self.results) == self.expected
-            and not self.failed("critical")
-        )
+        return self.verdict == "passed"
+
+    def reason(self) -> str:
+        """Why the gate said what it said, for people."""
+        return {
+            "passed": "every check ran and no critical check failed",
+            "nothing_to_audit": "nothing to audit: no month was selected",
+            "error": f"an error: {(self.error or 'see audit.dq_runs.error').splitlines()[0][:300]}",
+            "incomplete": f"the run was incomplete: {len(self.results)} of {self.expected} checks ran",
+            "critical_failures": f"critical checks failed: {len(self.failed('critical'))}",
+        }.get(self.verdict, self.verdict)
 
 
 def _gx():
@@ -229,88 +250,90 @@ def candidate_through_load_id(db: Warehouse) -> int | None:
     return db.one(f"SELECT max(_built_through_load_id) FROM {CANDIDATE_SCHEMA}.customer_360")
 
 
-def last_publication(db: Warehouse, target: str) -> tuple | None:
-    """(run_id, through_load_id, project_hash, through_month) of the latest publication."""
+def last_publication(db: Warehouse) -> tuple | None:
+    """(run_id, through_load_id, project_hash, through_month) of the latest publication on this warehouse
+    (under its name, or the name it had before the rename: dev, pg)."""
     if not db.relation_exists("audit", "publications"):
         return None
-    has_hash = db.one(  # a trail from before the fingerprint: every month is audited again
-        "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'audit' "
-        "AND table_name = 'publications' AND column_name = 'project_hash'"
-    )
+    # a trail from before the fingerprint: every month is audited again
+    has_hash = db.column_exists("audit", "publications", "project_hash")
     rows = db.all(
         f"SELECT run_id, through_load_id, {'project_hash' if has_hash else 'NULL'}, through_month "
-        "FROM audit.publications WHERE target = ? ORDER BY published_at DESC LIMIT 1",
-        (target,),
+        "FROM audit.publications WHERE target IN (?, ?) ORDER BY published_at DESC LIMIT 1",
+        trail_names(db.kind),
     )
     return rows[0] if rows else None
 
 
-def months_to_audit(target: str = "dev") -> list[date]:
+def months_to_audit(db: Warehouse) -> list[date]:
     """Candidate months the builds since the last publication may have changed. All of them before the first
     publication or after a change to the dbt project; otherwise from the month before the earliest month
     loaded since (a new month refreshes the month before's `churned_next_month`) through the latest. None
     when nothing the candidate was built from changed."""
-    with Warehouse(target) as db:
-        if not db.relation_exists(CANDIDATE_SCHEMA, "kpi_monthly"):
-            return []
-        months = sorted(r[0] for r in db.all(f"SELECT DISTINCT month FROM {CANDIDATE_SCHEMA}.kpi_monthly"))
-        last = last_publication(db, target)
-        if last is None or last[2] != project_hash():
-            return months
-        built = candidate_through_load_id(db)
-        earliest = db.one(
-            "SELECT min(substr(period, 1, 7)) FROM audit.load_manifest "
-            "WHERE load_id > ? AND load_id <= ? AND status = 'loaded'",
-            (last[1], built),
-        )
+    if not db.relation_exists(CANDIDATE_SCHEMA, "kpi_monthly"):
+        return []
+    months = sorted(r[0] for r in db.all(f"SELECT DISTINCT month FROM {CANDIDATE_SCHEMA}.kpi_monthly"))
+    last = last_publication(db)
+    if last is None or last[2] != project_hash():
+        return months
+    built = candidate_through_load_id(db)
+    earliest = db.one(
+        "SELECT min(substr(period, 1, 7)) FROM audit.load_manifest "
+        "WHERE load_id > ? AND load_id <= ? AND status = 'loaded'",
+        (last[1], built),
+    )
     if earliest is None:
         return []
     first = month_bounds(date.fromisoformat(earliest + "-01"))["prev_month"]
     return [m for m in months if m >= first]
 
 
-def _datasource(ctx, target: str):
-    if target == "pg":
-        return ctx.data_sources.add_or_update_postgres(name="warehouse_pg", connection_string=postgres_dsn())
+def _datasource(ctx, kind: str):
+    """GX's own SQLAlchemy engine on the warehouse; on DuckDB read-only, while the job's handle is released."""
+    if kind == "postgres":
+        return ctx.data_sources.add_or_update_postgres(name="warehouse_postgres", connection_string=postgres_dsn())
     return ctx.data_sources.add_or_update_sql(
-        name="warehouse_dev",
+        name="warehouse_duckdb",
         connection_string=f"duckdb:///{paths().warehouse}",
         kwargs={"connect_args": {"read_only": True}},
     )
 
 
 def run_audit(
-    target: str = "dev",
+    db: Warehouse,
     layers: list[str] | tuple[str, ...] = LAYERS,
     months: list[date] | None = None,
     trigger: str = "manual",
     suites: Suites | None = None,
 ) -> AuditRun:
-    """Validate `months` (default: what changed since the last publication) on `layers`; record everything."""
+    """Validate `months` (default: what changed since the last publication) on `layers`; record everything
+    in the trail, verdict included. `db` is the job's writable handle: on DuckDB it is released while GX
+    reads the file (GX opens it read-only, which DuckDB refuses beside a writable connection) and reopened
+    to record the run."""
     suites = suites or load_suites()
-    months = sorted(set(months)) if months is not None else months_to_audit(target)
+    months = sorted(set(months)) if months is not None else months_to_audit(db)
     started = datetime.now()
     run_id = f"{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     t0 = time.perf_counter()
-    run = AuditRun(run_id, target, list(layers), months, started, 0.0, data_docs=data_docs_index())
+    run = AuditRun(run_id, db.kind, list(layers), months, started, 0.0, data_docs=data_docs_index())
     run.expected = sum(len(a.checks) for layer in layers for a in suites.assets.get(layer, [])) * len(months)
     run.project_hash = project_hash()
-    with Warehouse(target, read_only=target == "dev") as db:
-        run.through_load_id = candidate_through_load_id(db)
+    run.through_load_id = candidate_through_load_id(db)
     failure: Exception | None = None
     if months:
         try:
-            run.results = _validate(target, layers, months, suites, run_id, started)
+            with db.released():
+                run.results = _validate(db.kind, layers, months, suites, run_id, started)
         except Exception as exc:  # recorded as a failed run, then raised
             failure, run.error = exc, f"{type(exc).__name__}: {exc}"[:2000]
     run.seconds = time.perf_counter() - t0
-    with Warehouse(target) as db:
+    if db.con is not None:  # else the handle could not be reopened after GX: that failure is raised below
         _add_samples(db, run, suites)
         record_run(
             db,
             {
                 "run_id": run_id,
-                "target": target,
+                "target": db.kind,
                 "trigger": trigger,
                 "layers": ",".join(layers),
                 "months": ",".join(m.strftime("%Y-%m") for m in months),
@@ -324,6 +347,8 @@ def run_audit(
                 "failed_warning": len(run.failed("warning")),
                 "errors": sum(1 for r in run.results if r["error"]),
                 "passed": run.passed,
+                "expected": run.expected,
+                "verdict": run.verdict,
                 "error": run.error,
                 "data_docs": run.data_docs,
             },
@@ -357,15 +382,15 @@ def _add_samples(db: Warehouse, run: AuditRun, suites: Suites) -> None:
         r["offending_sample"] = json.dumps(_jsonable(rows), ensure_ascii=False)
 
 
-def _validate(target, layers, months, suites: Suites, run_id: str, started: datetime) -> list[dict]:
+def _validate(kind, layers, months, suites: Suites, run_id: str, started: datetime) -> list[dict]:
     gx = _gx()
     import great_expectations.expectations as gxe
     from great_expectations.checkpoint import UpdateDataDocsAction
     from great_expectations.core.run_identifier import RunIdentifier
 
     ctx = gx_context()
-    ds = _datasource(ctx, target)
-    dialect = "postgresql" if target == "pg" else "duckdb"
+    ds = _datasource(ctx, kind)
+    dialect = "postgresql" if kind == "postgres" else "duckdb"
     rows: list[dict] = []
     # checkpoints and validation definitions are rebuilt from expectations/*.yml on every run: drop the
     # stored ones first (they would point at the assets replaced below)
@@ -438,8 +463,8 @@ def summary(run: AuditRun, published: str | None = None, limit: int = 14) -> str
         lines.append(f"{sev:10}{name[:41]:<42}{table[:30]:<31}{counts}")
     if len(ordered) > limit:
         lines.append(f"... and {len(ordered) - limit} more failed checks: audit.dq_results")
-    gate = "PASSED" if run.passed else "FAILED (critical checks failed): the marts were not published"
-    lines.append(f"gate: {gate}" + (f"; {published}" if published and run.passed else ""))
+    gate = ("PASSED" + (f"; {published}" if published else "")) if run.passed else f"FAILED ({run.reason()})"
+    lines.append(f"gate: {gate}")
     lines.append(f"Data Docs: {run.data_docs}")
     lines.append(f"details:   SELECT * FROM audit.dq_results WHERE run_id = '{run.run_id}' AND NOT success")
     return "\n".join(lines)

@@ -4,7 +4,7 @@ each month's latest run) for BI users. Plain tables and a view: readable with SQ
 
 from __future__ import annotations
 
-from telco360.quality.db import Warehouse
+from telco360.db import Warehouse
 
 DDL = [
     "CREATE SCHEMA IF NOT EXISTS audit",
@@ -118,6 +118,10 @@ MIGRATIONS = [
     "ALTER TABLE audit.dq_runs ADD COLUMN IF NOT EXISTS project_hash varchar",
     "ALTER TABLE audit.dq_runs ADD COLUMN IF NOT EXISTS error varchar",
     "ALTER TABLE audit.publications ADD COLUMN IF NOT EXISTS project_hash varchar",
+    # the gate's verdict as it judged it (passed | critical_failures | incomplete | error | nothing_to_audit)
+    # and the number of results a complete run has, so reports read the verdict back instead of re-judging
+    "ALTER TABLE audit.dq_runs ADD COLUMN IF NOT EXISTS expected integer",
+    "ALTER TABLE audit.dq_runs ADD COLUMN IF NOT EXISTS verdict varchar",
 ]
 
 
