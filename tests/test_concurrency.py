@@ -18,7 +18,7 @@ from telco360.contracts import load_contracts
 pytestmark = pytest.mark.postgres
 
 # How the command line names the PostgreSQL warehouse; the only place to change if the option is renamed.
-POSTGRES_WAREHOUSE_ARGS = ["--target", "postgres"]
+POSTGRES_WAREHOUSE_ARGS = ["--warehouse", "postgres"]
 TELCO360 = str(Path(sys.executable).with_name("telco360"))
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 CONTRACTS_FILE = Path(__file__).with_name("sources.yml")
+RULES_FILE = Path(__file__).with_name("delivery_rules.md")  # how every delivery is judged (the loader's rules)
 
 # Contract type -> SQL type (identical spelling in DuckDB and PostgreSQL).
 SQL_TYPES = {
@@ -128,10 +129,11 @@ def _shown(bound) -> str:
 
 def contracts_markdown() -> str:
     """Render the contracts as a Markdown reference (``telco360 contracts``)."""
-    lines = ["# Source contracts", "", f"Generated from `{CONTRACTS_FILE.name}`.", ""]
+    lines = ["# Source contracts", "", f"Generated from `{CONTRACTS_FILE.name}` and `{RULES_FILE.name}`.", ""]
+    lines += [RULES_FILE.read_text(encoding="utf-8").strip(), "", "## The sources", ""]
     for c in load_contracts().values():
         lines += [
-            f"## `{c.source}` ({c.system})",
+            f"### `{c.source}` ({c.system})",
             "",
             c.description,
             "",
