@@ -10,15 +10,11 @@ import argparse
 import json
 import logging
 import os
-import re
 import sys
 from pathlib import Path
 
 from telco360.config import paths, postgres_dsn
 from telco360.db import WAREHOUSES, WarehouseError, open_warehouse, warehouse_kind
-
-# a period is exactly ASCII YYYY-MM or YYYY-MM-DD (\d would accept other scripts' digits)
-PERIOD = re.compile(r"[0-9]{4}-[0-9]{2}(-[0-9]{2})?")
 
 
 class UsageError(ValueError):
@@ -26,14 +22,11 @@ class UsageError(ValueError):
 
 
 def _period(text: str) -> str:
-    from datetime import date
+    """A period as the loader judges delivery folders: exactly ASCII YYYY-MM or YYYY-MM-DD, a real date."""
+    from telco360.ingest.delivery import parse_period
 
-    try:
-        if not PERIOD.fullmatch(text):
-            raise ValueError
-        date.fromisoformat(text if len(text) == 10 else text + "-01")
-    except ValueError:
-        raise UsageError(f"--period {text!r} is not a real month YYYY-MM or day YYYY-MM-DD") from None
+    if parse_period(text, "daily" if len(text) == 10 else "monthly") is None:
+        raise UsageError(f"--period {text!r} is not a real month YYYY-MM or day YYYY-MM-DD")
     return text
 
 
