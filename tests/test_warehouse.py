@@ -297,3 +297,78 @@ def assert_rows_equal(a: list[tuple], b: list[tuple], label: str) -> None:
                 assert x == pytest.approx(y, rel=1e-12), (label, row_a, row_b)
             else:
                 assert x == y, (label, row_a, row_b)
+
+
+def test_campaign_effect_recovers_the_planted_control_rate_and_uplift(built_home, landing):
+    """Each wave's control success rate and uplift equal the generator's observed rates exactly, and its true
+    (planted) rates within 4 standard errors of a binomial proportion, or of a difference of two."""
+    truth = {c["campaign_id"]: c for c in json.loads((landing / "_truth" / "truth.json").read_text())["campaigns"]}
+    con = con_of(built_home)
+    rows = con.execute("""
+        SELECT campaign_id, strftime(month, '%Y-%m'), contacted, control_group, success_rate, control_success_rate
+        FROM marts.campaign_effect ORDER BY campaign_id""").fetchall()
+    assert [r[0] for r in rows] == sorted(truth) and len(rows) == 12  # six waves a month, two months
+    z_control, z_uplift = [], []
+    for campaign_id, month, treated, control, rate, control_rate in rows:
+        t = truth[campaign_id]
+        assert (month, treated, control) == (t["month"], t["treated"], t["control"]), campaign_id
+        assert rate == pytest.approx(t["observed_treated_rate"], abs=1e-6), campaign_id
+        assert control_rate == pytest.approx(t["observed_control_rate"], abs=1e-6), campaign_id
+        p_c, p_t = t["true_control_rate"], t["true_control_rate"] + t["true_uplift"]
+        se_control = (p_c * (1 - p_c) / control) ** 0.5
+        se_uplift = (p_t * (1 - p_t) / treated + p_c * (1 - p_c) / control) ** 0.5
+        z_control.append((control_rate - p_c) / se_control)
+        z_uplift.append((rate - control_rate - t["true_uplift"]) / se_uplift)
+        assert abs(z_control[-1]) < 4 and abs(z_uplift[-1]) < 4, (campaign_id, z_control[-1], z_uplift[-1])
+    # the waves are small, so also pooled: the mean of 12 independent z-scores has a standard error of 1/sqrt(12)
+    for z in (z_control, z_uplift):
+        assert abs(sum(z) / len(z)) < 4 / len(z) ** 0.5
+
+
+def catalogue_fees(landing, month: str) -> dict[str, str]:
+    """product_id -> monthly_fee as delivered in a month's catalogue file."""
+    header, *lines = (landing / "product_catalog" / month / "part-00000.txt").read_text().splitlines()
+    fee = header.split("|").index("monthly_fee")
+    return {line.split("|")[0]: line.split("|")[fee] for line in lines}
+
+
+def test_each_campaign_is_priced_at_its_own_months_catalogue(built_home, landing, tmp_path):
+    """February's catalogue re-delivered with higher fees for every offered product: January's waves keep
+    January's fee, February's waves take February's."""
+    from decimal import Decimal
+
+    from telco360.simulator.faults import _refresh_manifest
+
+    home = tmp_path / "home"
+    shutil.copytree(built_home, home, ignore=shutil.ignore_patterns("dbt"))
+    land = tmp_path / "landing"
+    shutil.copytree(landing / "product_catalog" / "2026-02", land / "product_catalog" / "2026-02")
+    part = land / "product_catalog" / "2026-02" / "part-00000.txt"
+    offers = {c["offer"] for c in json.loads((landing / "_truth" / "truth.json").read_text())["campaigns"]}
+    header, *lines = part.read_text().splitlines()
+    fee = header.split("|").index("monthly_fee")
+    raised = []
+    for line in lines:
+        fields = line.split("|")
+        if fields[0] in offers:
+            fields[fee] = f"{Decimal(fields[fee]) + 7:.2f}"
+        raised.append("|".join(fields))
+    part.write_text("\n".join([header, *raised]) + "\n")
+    _refresh_manifest(part.parent)
+    fees = {"2026-01": catalogue_fees(landing, "2026-01"), "2026-02": catalogue_fees(land, "2026-02")}
+    assert len(offers) == 6 and all(fees["2026-01"][o] != fees["2026-02"][o] for o in offers)
+    with telco360_home(home):
+        target = DuckDBTarget(home / "warehouse.duckdb", home / "tmp")
+        (result,) = Loader(target, home / "tmp").load_all(land, sources=["product_catalog"])
+        target.close()
+        assert result.status == "loaded"
+        build("dev", select=["campaign_effect"])  # with its unit tests
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    rows = con.execute("""
+        SELECT strftime(month, '%Y-%m'), offer_product_id, offer_monthly_fee, incremental_responders,
+               incremental_revenue
+        FROM marts_candidate.campaign_effect""").fetchall()
+    assert sorted(r[0] for r in rows) == ["2026-01"] * 6 + ["2026-02"] * 6
+    for month, offer, offer_fee, responders, revenue in rows:
+        assert offer_fee == Decimal(fees[month][offer]), (month, offer)
+        assert float(revenue) == pytest.approx(responders * float(offer_fee), rel=1e-12), (month, offer)
