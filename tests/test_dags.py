@@ -87,13 +87,22 @@ def test_build_dag_renders_every_model_and_runs_on_the_raw_assets(dagbag, manife
     models = {n["name"] for n in nodes if n["resource_type"] == "model"}
     seeds = {n["name"] for n in nodes if n["resource_type"] == "seed"}
     task_ids = {t.task_id for t in dag.tasks}
-    assert len(models) >= 30 and len(seeds) >= 8
+    # the manifest holds exactly the project's files: one model per .sql file, one seed per .csv file
+    project = DAGS.parent / "dbt_project"
+    assert models == {p.stem for p in (project / "models").rglob("*.sql")}
+    assert seeds == {p.stem for p in (project / "seeds").glob("*.csv")}
+    assert len(models) > 30 and len(seeds) > 5
     assert {f"dbt.{m}_model_build" for m in models} | {f"dbt.{s}_seed_build" for s in seeds} <= task_ids
     # scheduled when every raw asset the ingest DAG emits has been updated
     assert {a.uri for a in dag.timetable.asset_condition.objects} == {
         f"telco360://warehouse/raw/{s}" for s in load_contracts()
     }
-    assert dag.get_task("dbt.customer_360_model_build").upstream_task_ids >= {"dbt.int_billing__monthly_model_build"}
+    # each model runs after exactly the models and seeds it selects from, as dbt's manifest records them
+    task_of = {n["unique_id"]: f"dbt.{n['name']}_{n['resource_type']}_build" for n in nodes}
+    for node in (n for n in nodes if n["resource_type"] == "model"):
+        upstream = dag.get_task(task_of[node["unique_id"]]).upstream_task_ids
+        assert upstream == {task_of[d] for d in node["depends_on"]["nodes"] if d in task_of}, node["name"]
+    assert "dbt.int_billing__monthly_model_build" in dag.get_task("dbt.customer_360_model_build").upstream_task_ids
     publish = dag.get_task("audit_and_publish")
     dbt_tasks = {t.task_id for t in dag.tasks if t.task_id.startswith("dbt.")}
     assert publish.get_flat_relative_ids(upstream=True) >= dbt_tasks and publish.retries == 0

@@ -39,19 +39,26 @@ def test_another_seed_gives_other_data(tmp_path):
 
 
 def test_every_source_is_delivered_with_the_contract_header_and_a_true_manifest(landing):
-    from telco360.simulator.writer import file_facts
-
+    """The manifest's facts are recomputed here from the bytes, not with the writer's own `file_facts`."""
     for name, contract in load_contracts().items():
         folders = sorted((landing / name).iterdir())
         assert len(folders) == (59 if contract.period == "daily" else 2), name  # Jan + Feb 2026
         for folder in folders:
             manifest = json.loads((folder / "manifest.json").read_text())
             assert manifest["source"] == name and manifest["period"] == folder.name
+            listed = [f["name"] for f in manifest["files"]]
+            assert listed, folder
+            # every delivered file is listed, and nothing listed is missing
+            assert sorted(listed) == sorted(p.name for p in folder.iterdir() if p.name != "manifest.json"), folder
             for f in manifest["files"]:
-                path = folder / f["name"]
-                assert path.read_text().split("\n", 1)[0] == "|".join(contract.column_names)
-                sha, rows, size = file_facts(path)
-                assert (sha, rows, size) == (f["sha256"], f["rows"], f["bytes"])
+                data = (folder / f["name"]).read_bytes()
+                lines = data.split(b"\n")
+                assert lines[-1] == b"", (folder, f["name"])  # a clean delivery ends with a newline
+                assert lines[0].decode(manifest["encoding"]) == "|".join(contract.column_names)
+                assert b"" not in lines[1:-1], (folder, f["name"])  # no blank line inflates the count
+                assert f["sha256"] == hashlib.sha256(data).hexdigest()
+                assert f["bytes"] == len(data)
+                assert f["rows"] == len(lines) - 2  # minus the header and the empty tail after the last newline
             assert manifest["row_count"] == sum(f["rows"] for f in manifest["files"])
 
 

@@ -41,13 +41,15 @@ def test_every_clean_delivery_loads_whole(landing, warehouse):
     assert con.execute("SELECT count(*) FROM audit.quarantine").fetchone()[0] == 0
 
 
-def test_rows_read_equal_rows_loaded_plus_quarantined_for_every_delivery(warehouse_faults):
+def test_rows_read_equal_rows_loaded_plus_quarantined_for_every_delivery(landing_faults, warehouse_faults):
     con = ro(warehouse_faults)
     rows = con.execute("""
         SELECT m.source, m.period, m.rows_read, m.rows_loaded, m.rows_quarantined,
                (SELECT count(*) FROM audit.quarantine q WHERE q.load_id = m.load_id) AS q_rows
         FROM audit.load_manifest m WHERE m.status = 'loaded'""").fetchall()
-    assert len(rows) > 80
+    truth = json.loads((landing_faults / "_truth" / "faults.json").read_text())["faults"]
+    delivered = sum(1 for s in load_contracts() for _ in (landing_faults / s).iterdir())
+    assert len(rows) == delivered - sum(1 for f in truth if f["level"] == "delivery") > 0  # all but the rejected
     for source, period, read, loaded, quarantined, q_rows in rows:
         raw_rows = con.execute(
             f"SELECT count(*) FROM raw.{source} r JOIN audit.load_manifest m "
@@ -67,6 +69,7 @@ def test_row_numbers_point_at_the_delivered_line(landing_faults, warehouse_fault
         sample = con.execute(
             f"SELECT _file, _row_number, {cols} FROM raw.{source} USING SAMPLE 200 ROWS (reservoir, 1)"
         ).fetchall()
+        assert len(sample) == min(200, con.execute(f"SELECT count(*) FROM raw.{source}").fetchone()[0]) > 0, source
         cache: dict[str, list[str]] = {}
         for file, line, *values in sample:
             lines = cache.setdefault(file, (landing_faults / file).read_text().split("\n"))
@@ -85,6 +88,7 @@ def test_reload_is_skipped_and_forced_reload_gives_the_same_raw_tables(landing, 
     shutil.copy(warehouse, db)
     with ro(db) as con:
         before = {s: raw_snapshot(con, s) for s in ("billing_items", "crm_subscriber", "group_member")}
+    assert all(before.values())
     target = DuckDBTarget(db, tmp_path / "tmp")
     loader = Loader(target, tmp_path / "tmp")
     assert not pending_deliveries(landing, target, "billing_items")

@@ -11,10 +11,10 @@ responses as (
     select distinct campaign_id, sub_id from {{ ref('stg_marketing__responses') }}
 ),
 
+-- the catalogue is a full snapshot every month: a wave is priced at its own month's fee, not the latest one
 offers as (
-    select product_id, monthly_fee
+    select snapshot_month, product_id, monthly_fee
     from {{ ref('stg_product__catalog') }}
-    where snapshot_month = (select max(snapshot_month) from {{ ref('stg_product__catalog') }})
 ),
 
 outcomes as (
@@ -49,7 +49,7 @@ rates as (
         c.cost
     from campaigns as c
     left join outcomes as o on o.campaign_id = c.campaign_id
-    left join offers as f on f.product_id = c.offer_product_id
+    left join offers as f on f.snapshot_month = c.campaign_month and f.product_id = c.offer_product_id
 )
 
 select
