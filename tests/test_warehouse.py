@@ -362,7 +362,7 @@ def test_each_campaign_is_priced_at_its_own_months_catalogue(built_home, landing
         (result,) = Loader(target, home / "tmp").load_all(land, sources=["product_catalog"])
         target.close()
         assert result.status == "loaded"
-        build("dev", select=["campaign_effect"])  # with its unit tests
+        build("duckdb", select=["campaign_effect"])  # with its unit tests
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     rows = con.execute("""
         SELECT strftime(month, '%Y-%m'), offer_product_id, offer_monthly_fee, incremental_responders,
