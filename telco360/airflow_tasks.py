@@ -34,6 +34,7 @@ def pending_periods(source: str) -> list[str]:
 
 
 def load_periods(source: str, periods: list[str]) -> dict:
+    from telco360.ingest.delivery import shown
     from telco360.ingest.loader import Loader
 
     summary = {
@@ -62,7 +63,7 @@ def load_periods(source: str, periods: list[str]) -> dict:
         if r.status == "loaded":
             summary["periods_loaded"].append(r.period)
         if r.status == "rejected":
-            summary["rejections"].append(f"{r.period} [{r.rule}] {r.reason}")
+            summary["rejections"].append(f"{shown(r.period)} [{r.rule}] {r.reason}")
     return summary
 
 

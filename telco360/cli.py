@@ -99,7 +99,9 @@ def cmd_ingest(args) -> int:
     print("deliveries: " + (", ".join(f"{k} {v}" for k, v in sorted(by.items())) or f"none found under {landing}"))
     rejected = [r for r in results if r.status == "rejected"]
     if rejected:  # the others are loaded; the run still fails, so a scheduler or a script sees it
-        listed = "; ".join(f"{r.source}/{r.period} [{r.rule}]" for r in rejected)
+        from telco360.ingest.delivery import shown
+
+        listed = "; ".join(f"{r.source}/{shown(r.period)} [{r.rule}]" for r in rejected)
         print(f"error: {len(rejected)} deliveries rejected (audit.load_manifest): {listed}", file=sys.stderr)
         return 1
     return 0
