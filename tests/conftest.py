@@ -112,3 +112,15 @@ def built_home(warehouse, data_root) -> Path:
     result = build_and_gate(warehouse, home)
     assert result.published, result.text()
     return home
+
+
+def fresh_pg_ingest_schemas() -> str:
+    """The PostgreSQL server's DSN, with its raw and audit schemas dropped (a loader test starts from nothing)."""
+    import psycopg
+
+    dsn = os.environ.get("TELCO360_PG_DSN")
+    assert dsn, "TELCO360_PG_DSN is not set: run the suite with `make test` (it starts PostgreSQL)"
+    with psycopg.connect(dsn, autocommit=True) as con:
+        con.execute("DROP SCHEMA IF EXISTS raw CASCADE")
+        con.execute("DROP SCHEMA IF EXISTS audit CASCADE")
+    return dsn

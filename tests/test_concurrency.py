@@ -15,6 +15,8 @@ import pytest
 
 from telco360.contracts import load_contracts
 
+from .conftest import fresh_pg_ingest_schemas
+
 pytestmark = pytest.mark.postgres
 
 # How the command line names the PostgreSQL warehouse; the only place to change if the option is renamed.
@@ -24,12 +26,7 @@ TELCO360 = str(Path(sys.executable).with_name("telco360"))
 
 @pytest.fixture(scope="module")
 def pg_dsn():
-    dsn = os.environ.get("TELCO360_PG_DSN")
-    assert dsn, "TELCO360_PG_DSN is not set: run the suite with `make test` (it starts PostgreSQL)"
-    with psycopg.connect(dsn, autocommit=True) as con:
-        con.execute("DROP SCHEMA IF EXISTS raw CASCADE")
-        con.execute("DROP SCHEMA IF EXISTS audit CASCADE")
-    return dsn
+    return fresh_pg_ingest_schemas()
 
 
 @pytest.fixture(scope="module")

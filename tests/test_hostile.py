@@ -12,11 +12,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from telco360.ingest.loader import Loader
 from telco360.ingest.targets import DuckDBTarget, PostgresTarget
+
+from .conftest import fresh_pg_ingest_schemas
 
 # ---------------------------------------------------------------- helpers (independent of the loader's code)
 
@@ -73,12 +74,7 @@ class Engine:
     def __init__(self, kind: str, tmp: Path):
         self.kind, self.tmp = kind, tmp
         if kind == "postgres":
-            dsn = os.environ.get("TELCO360_PG_DSN")
-            assert dsn, "TELCO360_PG_DSN is not set: run the suite with `make test` (it starts PostgreSQL)"
-            with psycopg.connect(dsn, autocommit=True) as con:
-                con.execute("DROP SCHEMA IF EXISTS raw CASCADE")
-                con.execute("DROP SCHEMA IF EXISTS audit CASCADE")
-            self.target = PostgresTarget(dsn, tmp / "tmp")
+            self.target = PostgresTarget(fresh_pg_ingest_schemas(), tmp / "tmp")
         else:
             self.target = DuckDBTarget(tmp / "w.duckdb", tmp / "tmp")
 

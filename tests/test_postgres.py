@@ -13,17 +13,14 @@ from telco360.contracts import load_contracts
 from telco360.ingest.loader import Loader
 from telco360.ingest.targets import PostgresTarget
 
+from .conftest import fresh_pg_ingest_schemas
+
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture(scope="module")
 def pg_dsn():
-    dsn = os.environ.get("TELCO360_PG_DSN")
-    assert dsn, "TELCO360_PG_DSN is not set: run the suite with `make test` (it starts PostgreSQL)"
-    with psycopg.connect(dsn, autocommit=True) as con:
-        con.execute("DROP SCHEMA IF EXISTS raw CASCADE")
-        con.execute("DROP SCHEMA IF EXISTS audit CASCADE")
-    return dsn
+    return fresh_pg_ingest_schemas()
 
 
 @pytest.fixture(scope="module")
