@@ -289,10 +289,9 @@ def test_stray_crs_nul_and_overlong_lines_are_quarantined_alike_on_both_engines(
     assert [(str(a), b, f"{c:.2f}") for a, b, c in first] == [(fields[0], fields[4], fields[6])]
 
 
+@pytest.mark.postgres
 def test_both_engines_record_the_same_outcome_for_the_same_damage(landing, tmp_path_factory):
     """The same damaged delivery, loaded on each engine: identical quarantine and manifest rows."""
-    if not os.environ.get("TELCO360_PG_DSN"):
-        pytest.fail("TELCO360_PG_DSN is not set: run the suite with `make test` (it starts PostgreSQL)")
     root = tmp_path_factory.mktemp("both")
     dst = root / "landing"
     folder = copy_delivery(landing, "recharge_payment", "2026-01", dst)
