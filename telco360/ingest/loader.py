@@ -82,13 +82,9 @@ def pending_deliveries(landing: Path, target: Target, source: str) -> list[Path]
 
 def _declared_digest(folder: Path) -> str | None:
     """The delivery digest its manifest declares; None when the manifest is not a plain, readable file."""
-    mpath = folder / MANIFEST
     try:
-        if folder.is_symlink() or mpath.is_symlink() or not mpath.is_file():
-            return None
-        files = json.loads(mpath.read_text(encoding="utf-8")).get("files")
-        return delivery_digest([(f["name"], f["sha256"]) for f in files])
-    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return delivery_digest([(f["name"], f["sha256"]) for f in _declared(folder)["files"]])
+    except (TypeError, KeyError, AttributeError):
         return None
 
 

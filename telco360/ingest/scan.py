@@ -87,7 +87,11 @@ def scan_file(path: Path, encoding: str, header: str, work_dir: Path, contract: 
     extra = _extra_fields(path, delim, len(contract.columns), facts.identity) if trailing else {}
     if damaged or extra or not utf8:
         work_dir.mkdir(parents=True, exist_ok=True)
-        facts.path = work_dir / f"{path.parent.name}-{path.name}"
+        # a name of ours (the delivered name may be up to 255 bytes of anything plain)
+        facts.path = (
+            work_dir
+            / f"{path.parent.name}-{hashlib.sha256(path.name.encode('utf-8', 'surrogateescape')).hexdigest()[:16]}.txt"
+        )
         facts.bad_lines = _repair_copy(path, facts.path, encoding, contract, facts.identity, extra)
     return facts
 
