@@ -21,12 +21,13 @@ def _target():
 
 
 def pending_periods(source: str) -> list[str]:
+    from telco360.ingest.files import storable
     from telco360.ingest.loader import Loader, pending_deliveries
 
     target = _target()
     try:
         Loader(target, paths().tmp)  # creates the audit and raw tables on first use
-        periods = [f.name for f in pending_deliveries(paths().landing, target, source)]
+        periods = [storable(f.name) for f in pending_deliveries(paths().landing, target, source)]
     finally:
         target.close()
     log.info("%s: %d deliveries to load", source, len(periods))

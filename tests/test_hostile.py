@@ -231,15 +231,15 @@ def test_only_ascii_real_dates_are_periods_and_everything_else_is_reported(landi
         [
             ("2026-01", "loaded", None),
             ("２０２６-０１", "rejected", "period"),
-            ("2026-02\n", "rejected", "period"),
+            ("2026-02\\x0a", "rejected", "period"),  # recorded escaped: storable, printable, one line
             ("2026-13", "rejected", "period"),
             ("README.txt", "rejected", "not_a_delivery"),
         ]
     )
     assert len(duck.manifest()) == 5  # every attempt is recorded
     assert duck.all("SELECT count(DISTINCT _load_id) FROM raw.recharge_payment") == [(1,)]
-    line = next(r for r in results if r.period == "2026-02\n").line()
-    assert "\n" not in line and "'2026-02\\n'" in line  # shown escaped, on one line
+    line = next(r for r in results if r.period == "2026-02\\x0a").line()
+    assert "\n" not in line and "2026-02\\x0a" in line  # shown escaped, on one line
     # an impossible day in a daily source
     day = copy_delivery(landing, "usage_daily", "2026-01-05", dst, as_period="2026-01-32")
     assert statuses(duck.load(dst, "usage_daily")) == [("2026-01-32", "rejected", "period")]
@@ -275,10 +275,10 @@ def test_stray_crs_nul_and_overlong_lines_are_quarantined_alike_on_both_engines(
         (11, "control_character"),
     ]
     assert "0x00 (NULL)" in q[1][2] and "0x1B (ESCAPE)" in q[3][2]
-    assert "70,0" not in q[2][2] and "bytes, the contract allows 65536" in q[2][2]
+    assert q[2][2] == f"line_too_long: the line is {len(edits[9])} bytes, the contract allows 65536"
     assert q[0][3] == edits[5].decode().replace("\r", "\u240d")  # as delivered, CR shown as ␍
     assert q[1][3] == edits[7].decode().replace("\x00", "\u2400")
-    assert q[2][3] == edits[9].decode()
+    assert q[2][3] == edits[9][:65536].decode() + f"… [cut: {len(edits[9])} bytes in all]"  # bounded
     # every other line loaded exactly as written (CRLF lines included)
     n = engine.all("SELECT count(*) FROM raw.recharge_payment WHERE _file LIKE '%2026-01%'")[0][0]
     assert n == len(original) - 1 - 4
@@ -421,3 +421,124 @@ def test_one_parsing_rule_per_type(landing, tmp_path, duck):
     assert result.rows_quarantined == 1
     got = duck.all("SELECT row_number, rule, column_name FROM audit.quarantine WHERE source = 'channel'")
     assert got == [(2, "required", "channel_name")]
+
+
+# ---------------------------------------------------------------- found in review: each failed before its fix
+
+
+def test_an_overlong_line_in_an_undamaged_file_is_kept_bounded_as_in_a_repaired_one(landing, tmp_path, duck):
+    """The reader's path (a clean LF file) and the repair path give the same detail and the same bounded text."""
+    dst = tmp_path / "landing"
+    folder = copy_delivery(landing, "recharge_payment", "2026-01", dst)
+    long_line = lines_of(folder)[4] + b"|" + "长".encode() * 100_000  # 300k bytes, UTF-8, no CR anywhere
+    edit_lines(folder, {5: long_line})
+    (result,) = duck.load(dst, "recharge_payment")
+    assert (result.status, result.rows_quarantined) == ("loaded", 1)
+    (row,) = duck.quarantine()
+    assert row[:3] == (
+        5,
+        "line_too_long",
+        f"line_too_long: the line is {len(long_line)} bytes, the contract allows 65536",
+    )
+    assert row[3] == long_line[:65536].decode("utf-8", "replace") + f"… [cut: {len(long_line)} bytes in all]"
+
+
+def test_names_that_are_not_utf8_or_hold_terminal_escapes_are_recorded_escaped(landing, tmp_path, duck):
+    dst = tmp_path / "landing"
+    copy_delivery(landing, "recharge_payment", "2026-01", dst)
+    base = os.fsencode(dst / "recharge_payment")
+    os.mkdir(base + b"/2026-03\xff")
+    with open(base + b"/notes\x1b[31mRED\xfe.txt", "wb") as fh:
+        fh.write(b"x")
+    os.symlink(dst / "recharge_payment" / "2026-01", base + b"/2026-04\x1b]0;pwned\x07")
+    results = duck.load(dst, "recharge_payment")
+    assert sorted(statuses(results)) == [
+        ("2026-01", "loaded", None),
+        ("2026-03\\xff", "rejected", "period"),
+        ("2026-04\\x1b]0;pwned\\x07", "rejected", "unsafe_path"),
+        ("notes\\x1b[31mRED\\xfe.txt", "rejected", "not_a_delivery"),
+    ]
+    recorded = duck.manifest()
+    assert len(recorded) == 4 and not any("NOT RECORDED" in (r or "") for *_, r in recorded)
+    for r in results:
+        assert all(ch.isprintable() for ch in r.line()), r.line()  # no escape reaches a terminal
+
+
+def test_a_snapshot_whose_rows_would_all_be_quarantined_is_a_shrink(landing, tmp_path, duck):
+    dst = tmp_path / "landing"
+    folder = copy_delivery(landing, "channel", "2026-01", dst)
+    full = len(lines_of(folder)) - 1
+    duck.load(dst, "channel")
+    lines = lines_of(folder)
+    edit_lines(
+        folder,
+        {
+            n: line.replace(b"|urban|", b"|URBAN|")
+            .replace(b"|rural|", b"|RURAL|")
+            .replace(b"|county|", b"|COUNTY|")
+            .replace(b"|online|", b"|ONLINE|")
+            for n, line in enumerate(lines, start=1)
+            if n > 1
+        },
+    )
+    (result,) = duck.load(dst, "channel")
+    assert (result.status, result.rule) == ("rejected", "snapshot_shrunk"), result.line()
+    assert f"would load 0 rows ({full:,} of its {full:,} rows quarantined)" in result.reason
+    assert duck.all("SELECT count(*) FROM raw.channel") == [(full,)]
+
+
+def test_a_gbk_character_whose_second_byte_is_the_delimiter_is_data(landing, tmp_path, duck):
+    """In GBK, 0x7C ('|') is the second byte of characters such as 億: fields are counted on the decoded text."""
+    assert "億".encode("gbk")[1:] == b"|"
+    dst = tmp_path / "landing"
+    folder = copy_delivery(landing, "channel", "2026-01", dst)
+    lines = lines_of(folder)
+    fields = lines[1].decode().split("|")
+    fields[1], fields[-1] = "億元营业厅", ""  # and the last field empty: the line ends with '|'
+    last = lines[2].decode().split("|")
+    last[1] = "億"
+    text = "\n".join([lines[0].decode(), "|".join(fields), "|".join(last), *[x.decode() for x in lines[3:]]]) + "\n"
+    part(folder).write_bytes(text.encode("gbk"))
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["encoding"] = "gbk"
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    sign(folder)
+    (result,) = duck.load(dst, "channel")
+    assert result.status == "loaded"
+    # six fields, the last (required) empty: `required`, not the seven fields a byte count would see
+    assert duck.all("SELECT row_number, rule, column_name FROM audit.quarantine") == [(2, "required", "opened_at")]
+    assert duck.all("SELECT channel_name FROM raw.channel WHERE _row_number = 3") == [("億",)]
+
+
+def test_a_file_swapped_for_a_symlink_after_its_check_is_never_read_through_the_link(landing, tmp_path, monkeypatch):
+    """The race: after the checks, the source renames the file away, puts a symlink to an outside file in its
+    place while the loader reads, and renames the original back before the loader's final identity check.
+    The rows come from the file that was checked (read through the descriptor held open since), never from
+    the outside file."""
+    import telco360.ingest.loader as loader_module
+
+    dst = tmp_path / "landing"
+    folder = copy_delivery(landing, "recharge_payment", "2026-01", dst)
+    outside = tmp_path / "outside.txt"
+    header = lines_of(folder)[0]
+    outside.write_bytes(header + b"\n" + b"\n".join(b"SECRET|line %d" % i for i in range(len(lines_of(folder)) - 1)))
+    duck = Engine("duckdb", tmp_path)
+    loader = Loader(duck.target, tmp_path / "work")
+    inspected = loader._inspect(folder, loader.contracts["recharge_payment"])
+    part(folder).rename(folder / "away")
+    part(folder).symlink_to(outside)
+    real = loader_module.still_the_same
+
+    def swapped_back(f):
+        part(folder).unlink()
+        (folder / "away").rename(part(folder))
+        return real(f)
+
+    monkeypatch.setattr(loader_module, "still_the_same", swapped_back)
+    result = loader.load_delivery(folder, "recharge_payment", inspected=inspected)
+    stored = json.dumps(
+        duck.all("SELECT * FROM audit.quarantine") + duck.all("SELECT * FROM raw.recharge_payment"), default=str
+    )
+    duck.close()
+    assert "SECRET" not in stored
+    assert (result.status, result.rows_loaded, result.rows_quarantined) == ("loaded", len(lines_of(folder)) - 1, 0)

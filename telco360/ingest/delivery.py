@@ -36,6 +36,7 @@ from telco360.ingest.files import (  # noqa: F401 (re-exported: the loader's vie
     open_regular,
     shown,
     still_the_same,
+    storable,
 )
 from telco360.ingest.scan import scan_file
 
@@ -72,6 +73,11 @@ class Delivery:
     @property
     def rows_read(self) -> int:
         return sum(f.rows for f in self.files)
+
+    def close(self) -> None:
+        """Let go of the delivered files (held open from their check to their load)."""
+        for f in self.files:
+            f.close()
 
 
 def delivery_digest(files: list[tuple[str, str | None]]) -> str:
@@ -132,7 +138,7 @@ def _strict_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _read_manifest(mpath: Path) -> dict:
+def read_manifest(mpath: Path) -> dict:
     fd, st = open_regular(mpath, "manifest")
     with os.fdopen(fd, "rb") as fh:
         if st.st_size > MANIFEST_MAX_BYTES:
@@ -221,24 +227,34 @@ def inspect(folder: Path, contract: Contract, work_dir: Path) -> Delivery:
     mpath = folder / MANIFEST
     if not os.path.lexists(mpath):
         raise DeliveryRejected("manifest_missing", f"{mpath} does not exist")
-    d.manifest = m = _read_manifest(mpath)
+    d.manifest = m = read_manifest(mpath)
     check_manifest(m, mpath, contract, period)
     encoding = m.get("encoding", "utf-8").lower()
     listed = {f["name"]: f for f in m["files"]}
     for entry in sorted(os.listdir(folder)):
         if entry != MANIFEST and entry not in listed:
             raise DeliveryRejected("manifest_unlisted_file", f"{folder}/{shown(entry)} is not listed in {mpath}")
+    try:
+        _check_files(d, listed, encoding, contract, work_dir, mpath)
+    except BaseException:
+        d.close()
+        raise
+    return d
+
+
+def _check_files(d: Delivery, listed: dict, encoding: str, contract: Contract, work_dir: Path, mpath: Path) -> None:
+    folder = d.folder
     header = contract.delimiter.join(contract.column_names)
     for name, spec in sorted(listed.items()):
         path = folder / name
         facts = scan_file(path, encoding, header, work_dir, contract)
+        d.files.append(facts)  # (held open: closed with the delivery)
         if facts.sha256 != spec["sha256"]:
             raise DeliveryRejected(
                 "manifest_checksum", f"{path}: sha256 expected {spec['sha256']}, found {facts.sha256}"
             )
         if facts.rows != spec["rows"]:
             raise DeliveryRejected("manifest_row_count", f"{path}: rows expected {spec['rows']}, found {facts.rows}")
-        d.files.append(facts)
     if d.rows_read != d.rows_declared:
         raise DeliveryRejected(
             "manifest_row_count", f"{mpath}: row_count expected {d.rows_declared}, files hold {d.rows_read}"
@@ -248,4 +264,3 @@ def inspect(folder: Path, contract: Contract, work_dir: Path) -> Delivery:
             raise DeliveryRejected("encoding", f.encoding_error)
         if f.header_error:
             raise DeliveryRejected("header", f.header_error)
-    return d

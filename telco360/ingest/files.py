@@ -46,6 +46,21 @@ class FileFacts:
     bad_lines: dict[int, BadLine] = field(default_factory=dict)
     encoding_error: str | None = None  # found while hashing, reported after the checksum
     header_error: str | None = None
+    fd: int | None = None  # the delivered file, held open until the load is over (path reads through it)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+_ESCAPES = {c: f"\\x{c:02x}" for c in [*range(32), *range(127, 160)]}
+
+
+def storable(text: str) -> str:
+    """Any text as it may be stored and printed on one line: bytes that are not UTF-8 (names the file system
+    gave as surrogates) as \\xNN, control characters (newlines and terminal escapes included) as \\xNN."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace").translate(_ESCAPES)
 
 
 def shown(name: str) -> str:
@@ -91,6 +106,7 @@ def still_the_same(f: FileFacts) -> bool:
 
 def kind(mode: int) -> str:
     for test, name in (
+        (stat.S_ISREG, "regular file"),
         (stat.S_ISDIR, "directory"),
         (stat.S_ISFIFO, "FIFO (named pipe)"),
         (stat.S_ISCHR, "character device"),

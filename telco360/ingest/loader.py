@@ -14,9 +14,7 @@ For each delivery folder `<landing>/<source>/<period>/`:
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
-import re
 import shutil
 import time
 import uuid
@@ -32,8 +30,10 @@ from telco360.ingest.delivery import (
     delivery_digest,
     find_deliveries,
     inspect,
+    read_manifest,
     shown,
     still_the_same,
+    storable,
 )
 from telco360.ingest.targets import AlreadyLoaded, LoadRecord, Target
 from telco360.ingest.validate import WORK_TABLES, validate
@@ -74,7 +74,7 @@ def pending_deliveries(landing: Path, target: Target, source: str) -> list[Path]
     Anything that is not a loaded delivery is pending, so that the load records why it is refused."""
     out = []
     for folder in find_deliveries(landing, source):
-        current = target.current_load(source, folder.name)
+        current = target.current_load(source, storable(folder.name))
         if current is None or _declared_digest(folder) != current[1]:
             out.append(folder)
     return out
@@ -96,14 +96,10 @@ def _as_int(value) -> int | None:
 
 
 def _declared(folder: Path) -> dict:
-    """What a rejected delivery's manifest declares, when it is a plain readable file (for the record)."""
-    mpath = folder / MANIFEST
+    """What a delivery's manifest declares, read as safely as the checks read it ({} when it cannot be)."""
     try:
-        if folder.is_symlink() or mpath.is_symlink() or not mpath.is_file() or mpath.stat().st_size > 1 << 20:
-            return {}
-        doc = json.loads(mpath.read_text(encoding="utf-8"))
-        return doc if isinstance(doc, dict) else {}
-    except (OSError, ValueError):
+        return {} if folder.is_symlink() else read_manifest(folder / MANIFEST)
+    except (DeliveryRejected, OSError):
         return {}
 
 
@@ -118,7 +114,7 @@ class Loader:
     def load_source(
         self, landing: Path, source: str, force: bool = False, periods: list[str] | None = None
     ) -> list[LoadResult]:
-        folders = [f for f in find_deliveries(landing, source) if not periods or f.name in periods]
+        folders = [f for f in find_deliveries(landing, source) if not periods or storable(f.name) in periods]
         contract = self.contracts[source]
         results = []
         # the file checks of the next delivery (checksums, decoding: I/O and hashing, which release the GIL)
@@ -131,8 +127,11 @@ class Loader:
                     upcoming = pool.submit(self._inspect, folders[i + 1], contract) if i + 1 < len(folders) else None
                     results.append(self.load_delivery(folder, source, force=force, inspected=current.result()))
             finally:
-                if upcoming is not None:  # stopped early: drop the next delivery's work folder too
-                    shutil.rmtree(upcoming.result()[1], ignore_errors=True)
+                if upcoming is not None:  # stopped early: drop the next delivery's files and work folder too
+                    checked, work = upcoming.result()
+                    if isinstance(checked, Delivery):
+                        checked.close()
+                    shutil.rmtree(work, ignore_errors=True)
         return results
 
     def _inspect(self, folder: Path, contract: Contract) -> tuple[Delivery | DeliveryRejected, Path]:
@@ -143,9 +142,9 @@ class Loader:
         except DeliveryRejected as exc:
             return exc, work
         except OSError as exc:
-            return DeliveryRejected("unreadable", f"{folder}: {exc.strerror or exc} ({shown(str(exc.filename))})"), work
+            return DeliveryRejected("unreadable", f"{folder}: {exc.strerror or exc} ({exc.filename})"), work
         except Exception as exc:  # a defect of ours: the delivery is refused and the run goes on
-            log.exception("checking %s failed", folder)
+            log.info("checking %s failed", storable(str(folder)), exc_info=True)  # the traceback: -v, task logs
             return DeliveryRejected("load_error", f"{folder}: checking failed: {type(exc).__name__}: {exc}"), work
 
     def load_all(self, landing: Path, sources: list[str] | None = None, force: bool = False) -> list[LoadResult]:
@@ -170,8 +169,8 @@ class Loader:
         record = LoadRecord(
             load_id=load_id,
             source=source,
-            period=folder.name,
-            delivery_path=str(folder),
+            period=storable(folder.name),
+            delivery_path=storable(str(folder)),
             delivery_sha256=None,
             schema_version=None,
             encoding=None,
@@ -188,17 +187,19 @@ class Loader:
             finished_at=started,
             duration_s=0.0,
         )
-        work = None
+        work = checked = None
         try:
             checked, work = inspected or self._inspect(folder, contract)
             return self._load_checked(checked, folder, contract, record, t0, force)
         except Exception as exc:  # a defect of ours or a broken warehouse connection: recorded, then go on
-            log.exception("loading %s failed", folder)
+            log.info("loading %s failed", record.delivery_path, exc_info=True)  # the traceback: -v, task logs
             self._rollback()
             return self._finish(
                 record, [], t0, "rejected", "load_error", f"{folder}: loading failed: {type(exc).__name__}: {exc}"
             )
         finally:
+            if isinstance(checked, Delivery):
+                checked.close()
             if work is not None:
                 shutil.rmtree(work, ignore_errors=True)
             self._drop_work_tables()
@@ -246,12 +247,12 @@ class Loader:
                 reason=f"{folder}: a file is byte-identical to {owner[2]}, "
                 f"loaded for period {owner[0]} (load {owner[1]})",
             )
-        if contract.snapshot and not force:
-            shrunk = self._shrunk(contract, d)
-            if shrunk:
-                return self._finish(record, files, t0, status="rejected", rule="snapshot_shrunk", reason=shrunk)
         valid_sql, quarantine_sql, counts = validate(self.target.validation_connection(), d, contract, record)
         record.rows_loaded, record.rows_quarantined = counts
+        if contract.snapshot and not force:  # judged on the rows that would load: all-quarantined is a shrink too
+            shrunk = self._shrunk(contract, d, record.rows_loaded)
+            if shrunk:
+                return self._finish(record, files, t0, status="rejected", rule="snapshot_shrunk", reason=shrunk)
         if record.rows_loaded + record.rows_quarantined != d.rows_read:  # never lose a row silently
             return self._finish(
                 record,
@@ -282,19 +283,22 @@ class Loader:
             return self._finish(record, files, t0, status="skipped", rule="already_loaded", reason=reason)
         return self._result(record)
 
-    def _shrunk(self, contract: Contract, d: Delivery) -> str | None:
-        """Why a full snapshot is refused for shrinking: fewer rows than the contract allows against the
-        current load of the period (a re-delivery) or, for a new period, the latest period before it."""
+    def _shrunk(self, contract: Contract, d: Delivery, loading: int) -> str | None:
+        """Why a full snapshot is refused for shrinking: fewer rows would load than the contract allows against
+        the current load of the period (a re-delivery) or, for a new period, the latest period before it."""
         ref = self.target.reference_load(contract.source, d.period)
         if ref is None:
             return None
         period, load_id, rows = ref
         floor = rows * (1 - contract.max_shrink)
-        if rows and d.rows_read < floor:
+        if rows and loading < floor:
+            quarantined = (
+                f" ({d.rows_read - loading:,} of its {d.rows_read:,} rows quarantined)" if loading < d.rows_read else ""
+            )
             return (
-                f"{d.folder}: a full snapshot of {d.rows_read:,} rows against {rows:,} in the current load of "
-                f"{period} (load {load_id}); the contract allows at most {contract.max_shrink:.0%} fewer "
-                f"(>= {floor:,.0f} rows). A real shrink loads with --force"
+                f"{d.folder}: a full snapshot that would load {loading:,} rows{quarantined} against {rows:,} in the "
+                f"current load of {period} (load {load_id}); the contract allows at most {contract.max_shrink:.0%} "
+                f"fewer (>= {floor:,.0f} rows). A real shrink loads with --force"
             )
         return None
 
@@ -320,7 +324,7 @@ class Loader:
         record.duration_s = round(time.perf_counter() - t0, 3)
 
     def _finish(self, record: LoadRecord, files, t0, status, rule, reason) -> LoadResult:
-        reason = re.sub(r"\s*\n\s*", " ", reason)[:4000] if reason else reason  # one line, always
+        reason = storable(reason)[:4000] if reason else reason  # one line, no terminal escapes, storable
         record.status, record.rule, record.reason = status, rule, reason
         record.rows_loaded = record.rows_quarantined = 0
         record.is_current = False
@@ -328,11 +332,11 @@ class Loader:
         try:
             self.target.record(record, files)
         except Exception as exc:  # the warehouse itself failed: say so, and let the run go on
-            log.exception("recording %s/%s failed", record.source, record.period)
+            log.info("recording %s/%s failed", record.source, record.period, exc_info=True)
             self._rollback()
             record.rule = record.rule or "load_error"
             record.reason = f"{reason} (NOT RECORDED in audit.load_manifest: {type(exc).__name__}: {exc})"[:4000]
-            record.reason = re.sub(r"\s*\n\s*", " ", record.reason)
+            record.reason = storable(record.reason)
         level = logging.WARNING if status == "rejected" else logging.INFO
         log.log(level, "%s/%s %s: %s", record.source, shown(record.period), status, record.reason)
         return self._result(record)

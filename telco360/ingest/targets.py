@@ -33,7 +33,7 @@ from telco360.ingest.schema import (
 
 SEQUENCE_DDL = "CREATE SEQUENCE IF NOT EXISTS audit.load_id_seq START 1"
 REFERENCE_SQL = """
-    SELECT period, load_id, rows_read FROM audit.load_manifest
+    SELECT period, load_id, rows_loaded FROM audit.load_manifest
     WHERE source = ? AND is_current AND period <= ?
     ORDER BY period = ? DESC, period DESC LIMIT 1
 """
@@ -94,7 +94,7 @@ class Target(ABC):
 
     @abstractmethod
     def reference_load(self, source: str, period: str) -> tuple[str, int, int] | None:
-        """(period, load_id, rows_read) of the current load a full snapshot is compared with: this period's,
+        """(period, load_id, rows_loaded) of the current load a full snapshot is compared with: this period's,
         else the latest period's before it."""
 
     def reset(self) -> None:  # noqa: B027 (most targets have nothing to reset)

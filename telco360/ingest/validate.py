@@ -9,6 +9,7 @@ from pathlib import Path
 from telco360.contracts import Contract
 from telco360.ingest import rules as R
 from telco360.ingest.delivery import Delivery
+from telco360.ingest.scan import bounded_lines, too_long_text
 from telco360.ingest.targets import LoadRecord
 
 # DuckDB CSV reader error types -> our rules
@@ -185,25 +186,26 @@ def validate(con, d: Delivery, contract: Contract, record: LoadRecord) -> tuple[
         SELECT {meta}, f.file, b.line, 'blank_line', NULL, 'blank_line: an empty line', '', {loaded_at}, b.path
         FROM _blank b JOIN _files f ON f.path = b.path
     """)
-    _fill_lines_from_file(con)
+    _fill_lines_from_file(con, contract.max_line_bytes)
     quarantine_sql = "SELECT * EXCLUDE (_path) FROM _quarantine ORDER BY file, row_number"
     return valid_sql, quarantine_sql, (loaded, failed + rejected_lines)
 
 
-def _fill_lines_from_file(con) -> None:
+def _fill_lines_from_file(con, limit: int) -> None:
     """Lines whose text SQL does not have: repeated keys (found among valid rows, whose text is not kept) and
-    over-long lines (the reader keeps only their start). Read back from the file, one pass per file,
-    inserted as one Arrow batch."""
+    over-long lines (the reader keeps only their start; quarantine keeps `limit` bytes and the size). Read back
+    from the file, one bounded pass per file, inserted as one Arrow batch."""
     wanted: dict[str, set[int]] = {}
     for path, line in con.execute("SELECT _path, row_number FROM _quarantine WHERE raw_line IS NULL").fetchall():
         wanted.setdefault(path, set()).add(line)
     found = []
     for path, lines in wanted.items():
         last = max(lines)
-        with open(path, encoding="utf-8", newline="") as fh:
-            for number, text in enumerate(fh, start=1):
+        with open(path, "rb") as fh:
+            for number, body, size, _ in bounded_lines(fh, limit):
                 if number in lines:
-                    found.append((path, number, text.rstrip("\r\n")))
+                    text = too_long_text(body, size, "utf-8") if size > limit else body.decode("utf-8")
+                    found.append((path, number, text))
                 if number >= last:
                     break
     if not found:
