@@ -36,7 +36,7 @@ TARGET = warehouse_kind()  # the dbt target of the same name; an old TELCO360_TA
 # dbt's tasks inherit this process's environment (Cosmos append_env): the embedded demo's salt goes there,
 # not into operator arguments that Airflow would render in its UI. Elsewhere dbt refuses to run without one.
 if TARGET == "duckdb" and "TELCO360_PII_SALT" not in os.environ:
-    os.environ.update(pii_salt_env(TARGET))
+    os.environ.update(pii_salt_env(TARGET, create=False))  # created by `make airflow-init`: parsing only reads
 DBT_PROJECT = PROJECT_ROOT / "dbt_project"
 MANIFEST = paths().home / "dbt" / f"target-{TARGET}" / "manifest.json"
 RAW_ASSETS = [raw_asset(s) for s in load_contracts()]

@@ -21,12 +21,13 @@ class UsageError(ValueError):
     """A bad argument: one line, exit 2."""
 
 
-def _period(text: str) -> str:
+def _period(text: str, option: str = "--period", kinds: tuple[str, ...] = ("monthly", "daily")) -> str:
     """A period as the loader judges delivery folders: exactly ASCII YYYY-MM or YYYY-MM-DD, a real date."""
     from telco360.ingest.delivery import parse_period
 
-    if parse_period(text, "daily" if len(text) == 10 else "monthly") is None:
-        raise UsageError(f"--period {text!r} is not a real month YYYY-MM or day YYYY-MM-DD")
+    if not any(parse_period(text, kind) for kind in kinds):
+        shapes = " or ".join({"monthly": "month YYYY-MM", "daily": "day YYYY-MM-DD"}[k] for k in kinds)
+        raise UsageError(f"{option} {text!r} is not a real {shapes}")
     return text
 
 
@@ -41,16 +42,19 @@ def cmd_generate(args) -> int:
     except OSError as exc:
         print(f"error: cannot write the landing folder {out}: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    cfg = GenerateConfig(
-        subscribers=args.subscribers,
-        months=args.months,
-        start=args.start,
-        seed=args.seed,
-        out=out,
-        encoding=args.encoding,
-        faults=args.faults,
-        progress=not args.quiet,
-    )
+    try:
+        cfg = GenerateConfig(
+            subscribers=args.subscribers,
+            months=args.months,
+            start=args.start,
+            seed=args.seed,
+            out=out,
+            encoding=args.encoding,
+            faults=args.faults,
+            progress=not args.quiet,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     import time
 
     t0 = time.perf_counter()
@@ -115,7 +119,7 @@ def cmd_build(args) -> int:
         if args.parse_only:
             print(f"dbt manifest: {parse(args.warehouse)}")
             return 0
-        rebuild = f"{args.rebuild_from}-01" if args.rebuild_from else None
+        rebuild = f"{_period(args.rebuild_from, '--rebuild-from', ('monthly',))}-01" if args.rebuild_from else None
         r = build(args.warehouse, full_refresh=args.full_refresh, select=args.select, rebuild_from=rebuild)
     except BuildFailed as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -131,8 +135,7 @@ def _months(values):
     from datetime import date
 
     for m in values or []:
-        if len(m) != 7 or not _period(m):
-            raise UsageError(f"--month {m!r} is not a month YYYY-MM")
+        _period(m, "--month", ("monthly",))
     return [date.fromisoformat(f"{m}-01") for m in values] if values else None
 
 
@@ -171,9 +174,13 @@ def cmd_quality(args) -> int:
 
 
 def cmd_docs(args) -> int:
-    from telco360.warehouse import run_dbt
+    from telco360.warehouse import BuildFailed, run_dbt
 
-    ok, _, output = run_dbt(["docs", "generate", "--quiet"], args.warehouse)
+    try:
+        ok, _, output = run_dbt(["docs", "generate", "--quiet"], args.warehouse)
+    except BuildFailed as exc:  # e.g. no salt or DSN for the postgres warehouse
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     if not ok:
         print(f"error: dbt docs generate failed:\n{output[-3000:]}", file=sys.stderr)
         return 1
@@ -310,12 +317,21 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(args, "warehouse"):
             args.warehouse = warehouse_kind(args.warehouse)
         return args.func(args)
+    except UsageError as exc:  # a bad argument
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except WarehouseError as exc:  # cannot name or open the warehouse (busy, missing, misconfigured)
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except Exception as exc:  # the job failed: one line (the traceback with -v)
+        if args.verbose:
+            raise
+        text = " ".join(str(exc).split())
+        print(
+            f"error: {args.command} failed: {type(exc).__name__}: {text[:2000]} (-v shows the traceback)",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from telco360.contracts import load_contracts
 from telco360.db import Warehouse
+from telco360.ingest.files import storable
 
 
 def status_report(db: Warehouse) -> str:
@@ -38,7 +39,8 @@ def status_report(db: Warehouse) -> str:
                          WHERE status = 'rejected' ORDER BY load_id""")
     if rejected:
         lines += ["", "rejected deliveries (left in landing, see audit.load_manifest):"]
-        lines += [f"  {d} [{rule}] {reason}" for d, rule, reason in rejected]
+        # (recorded escaped since issue 8; an older trail may hold raw names: never print a terminal escape)
+        lines += [f"  {storable(d)} [{rule}] {storable(reason or '')}" for d, rule, reason in rejected]
     rules = db.all("""SELECT q.rule, count(*) FROM audit.quarantine q
                       JOIN audit.load_manifest m USING (load_id) WHERE m.is_current
                       GROUP BY q.rule ORDER BY 2 DESC""")

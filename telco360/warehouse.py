@@ -28,23 +28,36 @@ class BuildFailed(RuntimeError):
     pass
 
 
-def demo_pii_salt() -> str:
+def demo_pii_salt(create: bool = True) -> str:
     """The embedded demo warehouse's salt: random, generated once, kept in $TELCO360_HOME/secrets/pii_salt
-    (mode 600) so every build hashes the same way. Never used for the postgres warehouse."""
+    (mode 600) so every build hashes the same way. Never used for the postgres warehouse. Created whole or not
+    at all (written aside, then linked into place), so concurrent first builds agree on one salt."""
     path = paths().home / "secrets" / "pii_salt"
     if not path.exists():
+        if not create:
+            raise BuildFailed(f"no demo PII salt at {path}: `make airflow-init` (or any `telco360 build`) creates it")
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # never readable by others, not even briefly
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_hex(32) + "\n")
-    return path.read_text().strip()
+        aside = path.with_name(f".pii_salt.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # never readable by others, not even briefly
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32) + "\n")
+            os.link(aside, path)  # atomic; fails if another process got there first, whose salt then stands
+        except FileExistsError:
+            pass
+        finally:
+            aside.unlink(missing_ok=True)
+    salt = path.read_text().strip()
+    if not salt:
+        raise BuildFailed(f"the demo PII salt {path} is empty: remove it (a new one means a full rebuild)")
+    return salt
 
 
-def pii_salt_env(target: str) -> dict[str, str]:
+def pii_salt_env(target: str, create: bool = True) -> dict[str, str]:
     """TELCO360_PII_SALT for dbt: the environment's, or for the duckdb demo alone the generated one."""
     salt = os.environ.get(PII_SALT)
     if salt is None and target == "duckdb":
-        salt = demo_pii_salt()
+        salt = demo_pii_salt(create)
     if not salt:
         raise BuildFailed(
             f"the {target} warehouse needs {PII_SALT} (a secret of at least {MIN_SALT_LENGTH} characters; "
@@ -66,7 +79,7 @@ class BuildResult:
     failures: list[str]
 
 
-def dbt_env(target: str = "duckdb") -> dict[str, str]:
+def dbt_env(target: str = "duckdb", salt: bool = True) -> dict[str, str]:
     """Environment for dbt: profile location, state folder, the PII salt, and PostgreSQL credentials by
     reference. The profile's output names are the warehouse names (duckdb, postgres)."""
     p = paths()
@@ -93,7 +106,8 @@ def dbt_env(target: str = "duckdb") -> dict[str, str]:
             TELCO360_PG_PASSWORD=unquote(u.password or ""),
             TELCO360_PG_DB=u.path.lstrip("/") or "postgres",
         )
-    env.update(pii_salt_env(target))
+    if salt:  # `dbt parse` runs no SQL and needs none
+        env.update(pii_salt_env(target))
     (p.home / "tmp").mkdir(parents=True, exist_ok=True)
     return env
 
@@ -105,7 +119,7 @@ def run_dbt(args: list[str], target: str = "duckdb") -> tuple[bool, list[dict], 
     import subprocess
     import sys
 
-    env = {**os.environ, **dbt_env(target)}
+    env = {**os.environ, **dbt_env(target, salt=args[0] != "parse")}
     exe = Path(sys.executable).with_name("dbt")
     proc = subprocess.run(
         [str(exe), *args, "--project-dir", str(DBT_PROJECT), "--target", target],
@@ -165,8 +179,10 @@ def build(
 
 def parse(target: str = "duckdb") -> Path:
     """Write dbt's manifest (Airflow renders the build DAG from it, without running dbt at parse time)."""
+    if target == "duckdb" and PII_SALT not in os.environ:
+        demo_pii_salt()  # created here (make airflow-init), so that parsing the build DAG only reads it
     ok, _, output = run_dbt(["parse", "--quiet"], target)
     if not ok:
         raise BuildFailed(f"dbt parse failed:\n{output[-3000:]}")
-    manifest = Path(dbt_env(target)["DBT_TARGET_PATH"]) / "manifest.json"
+    manifest = Path(dbt_env(target, salt=False)["DBT_TARGET_PATH"]) / "manifest.json"
     return manifest

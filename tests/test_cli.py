@@ -193,3 +193,62 @@ def test_committed_contract_reference_is_up_to_date():
 
     committed = (Path(__file__).resolve().parent.parent / "docs" / "contracts.md").read_text(encoding="utf-8")
     assert committed.strip() == contracts_markdown().strip(), "run: telco360 contracts > docs/contracts.md"
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["audit", "--month", "2026-13"], "--month '2026-13' is not a real month YYYY-MM"),
+        (["audit", "--month", "2026-01-05"], "--month '2026-01-05' is not a real month YYYY-MM"),
+        (["build", "--rebuild-from", "2026-13"], "--rebuild-from '2026-13' is not a real month YYYY-MM"),
+    ],
+)
+def test_month_options_are_judged_like_periods_and_named(args, expected, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TELCO360_HOME", str(tmp_path))
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: {expected}\n"
+
+
+def test_docs_on_postgres_without_its_secrets_is_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TELCO360_HOME", str(tmp_path))
+    monkeypatch.setenv("TELCO360_PG_DSN", "postgresql://nobody@127.0.0.1:1/none")
+    monkeypatch.delenv("TELCO360_PII_SALT", raising=False)
+    assert main(["docs", "--warehouse", "postgres"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: the postgres warehouse needs TELCO360_PII_SALT"), err
+
+
+def test_a_failing_job_is_one_line_and_exit_1(tmp_path, monkeypatch, capsys):
+    """Whatever goes wrong inside a job: one line naming the verb and the cause, exit 1 (the traceback with -v)."""
+    import telco360.reporting
+
+    def broken(db):
+        raise KeyError("something inside")
+
+    monkeypatch.setenv("TELCO360_HOME", str(tmp_path))
+    duckdb.connect(str(tmp_path / "warehouse.duckdb")).close()
+    monkeypatch.setattr(telco360.reporting, "status_report", broken)
+    assert main(["status"]) == 1
+    err = capsys.readouterr().err
+    assert err == "error: status failed: KeyError: 'something inside' (-v shows the traceback)\n", err
+    with pytest.raises(KeyError):
+        main(["-v", "status"])
+
+
+def test_the_demo_salt_is_created_once_whole_and_only_read_at_dag_parse_time(tmp_path, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from telco360.warehouse import BuildFailed, demo_pii_salt
+
+    monkeypatch.setenv("TELCO360_HOME", str(tmp_path))
+    with pytest.raises(BuildFailed, match="make airflow-init"):
+        demo_pii_salt(create=False)
+    assert not (tmp_path / "secrets" / "pii_salt").exists()
+    with ThreadPoolExecutor(8) as pool:  # concurrent first builds agree on one salt
+        salts = set(pool.map(lambda _: demo_pii_salt(), range(16)))
+    assert len(salts) == 1 and len(salts.pop()) == 64
+    assert sorted(p.name for p in (tmp_path / "secrets").iterdir()) == ["pii_salt"]  # nothing left aside
+    (tmp_path / "secrets" / "pii_salt").write_text("")
+    with pytest.raises(BuildFailed, match="is empty"):
+        demo_pii_salt()

@@ -46,6 +46,12 @@ class GenerateConfig:
     rows_per_part: int = P.ROWS_PER_PART
     progress: bool = True
 
+    def __post_init__(self):
+        if self.subscribers < 1500:
+            raise ValueError("--subscribers must be at least 1500 (group customers need members)")
+        if self.months < 1:
+            raise ValueError("--months must be at least 1")
+
 
 def sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
@@ -53,10 +59,6 @@ def sigmoid(x):
 
 class Simulator:
     def __init__(self, cfg: GenerateConfig):
-        if cfg.subscribers < 1500:
-            raise ValueError("--subscribers must be at least 1500 (group customers need members)")
-        if cfg.months < 1:
-            raise ValueError("--months must be at least 1")
         self.cfg = cfg
         self.contracts = load_contracts()
         self.writer = DeliveryWriter(cfg.out, cfg.encoding, cfg.rows_per_part)
