@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 
 from telco360.contracts import Contract
+from telco360.ingest.rules import lit
 from telco360.ingest.schema import (
     AUDIT_DDL,
     MANIFEST_COLUMNS,
@@ -156,8 +157,8 @@ class DuckDBTarget(Target):
                 if "lock" not in str(exc).lower() or time.monotonic() > deadline:
                     raise
                 time.sleep(1.0)
-        self.con.execute(f"SET memory_limit = '{memory_limit}'")
-        self.con.execute(f"SET temp_directory = '{tmp_dir}'")
+        self.con.execute(f"SET memory_limit = {lit(memory_limit)}")
+        self.con.execute(f"SET temp_directory = {lit(tmp_dir)}")
         self.con.execute("SET preserve_insertion_order = true")
         self.con.execute("SET enable_progress_bar = false")
         if threads:
@@ -267,8 +268,8 @@ class PostgresTarget(Target):
         self.tmp_dir = Path(tmp_dir) / f"pg-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         self.duck = duckdb.connect()
-        self.duck.execute(f"SET memory_limit = '{memory_limit}'")
-        self.duck.execute(f"SET temp_directory = '{self.tmp_dir}'")
+        self.duck.execute(f"SET memory_limit = {lit(memory_limit)}")
+        self.duck.execute(f"SET temp_directory = {lit(self.tmp_dir)}")
         self.duck.execute("SET preserve_insertion_order = true")
         self.duck.execute("SET enable_progress_bar = false")
 
@@ -359,7 +360,7 @@ class PostgresTarget(Target):
 
     def _copy(self, cur, table: str, columns: list[str], select_sql: str, name: str) -> None:
         path = self.tmp_dir / f"{name}.csv"
-        self.duck.execute(f"COPY ({select_sql}) TO '{path}' (FORMAT csv, HEADER false)")
+        self.duck.execute(f"COPY ({select_sql}) TO {lit(path)} (FORMAT csv, HEADER false)")
         try:
             cols = ", ".join(f'"{c}"' for c in columns)
             with cur.copy(f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT csv)") as copy, path.open("rb") as fh:
