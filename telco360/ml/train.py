@@ -1,0 +1,266 @@
+"""Step functions of a binary classifier's training: columns, split, estimators, fit, evaluate.
+
+The same steps train the churn early warning, the per-product propensity models and anyone's feature table
+(`telco360 train --features FILE --label COL`). Logging and registration are in `tracking.py`/`registry.py`;
+the plots in `plots.py`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from telco360.ml.config import TrainSettings
+
+
+class TrainingError(ValueError):
+    """The data cannot train a model (no labels, one class, too few months): one line saying why."""
+
+
+@dataclass
+class Columns:
+    numeric: list[str]
+    categorical: list[str]
+
+    @property
+    def all(self) -> list[str]:
+        return self.categorical + self.numeric
+
+
+def feature_columns(
+    df: pd.DataFrame, label: str, exclude: set[str] | frozenset = frozenset(), categorical_hint=()
+) -> Columns:
+    """Numeric and boolean columns are numeric features; text and categories are categorical (encoded by the
+    pipeline); everything in `exclude` and the label are left out."""
+    numeric, categorical = [], []
+    for col in df.columns:
+        if col == label or col in exclude:
+            continue
+        kind = df[col].dtype.kind
+        if col in categorical_hint or kind in "OSUc" or str(df[col].dtype) in ("category", "string", "str"):
+            categorical.append(col)
+        elif kind in "biuf":
+            numeric.append(col)
+        # dates and timestamps are not features as they are (derive tenure-like numbers first)
+    if not numeric and not categorical:
+        raise TrainingError(f"no feature columns besides the label {label!r}")
+    return Columns(numeric, categorical)
+
+
+def prepare(df: pd.DataFrame, cols: Columns) -> pd.DataFrame:
+    """The model's input frame, the same for fitting and scoring: numbers as float (missing = NaN), categories
+    as text (missing = 'missing')."""
+    out = {}
+    for c in cols.categorical:
+        s = df[c] if c in df.columns else pd.Series(None, index=df.index, dtype=object)
+        out[c] = s.astype(object).where(s.notna(), "missing").astype(str)
+    for c in cols.numeric:
+        s = df[c] if c in df.columns else pd.Series(np.nan, index=df.index)
+        out[c] = pd.to_numeric(s.astype(object).where(s.notna(), np.nan), errors="coerce").astype("float64")
+    return pd.DataFrame(out, index=df.index)
+
+
+def label_values(series: pd.Series, label: str) -> np.ndarray:
+    """0/1 from booleans, 0/1 numbers or two text values (the positive one sorts last, e.g. no/yes)."""
+    s = series.dropna()
+    values = sorted(s.unique().tolist(), key=str)
+    if len(values) != 2 and not (len(values) == 1 and values[0] in (0, 1, True, False)):
+        raise TrainingError(f"label {label!r} must have two classes; found {len(values)}: {values[:5]}")
+    if s.dtype == bool or set(values) <= {0, 1, True, False}:
+        return s.astype(int).to_numpy()
+    return (s == values[-1]).astype(int).to_numpy()
+
+
+@dataclass
+class Split:
+    train: pd.DataFrame
+    valid: pd.DataFrame
+    test: pd.DataFrame
+    how: str  # what a person reads: which months (or that the split is stratified)
+    months: dict = field(default_factory=dict)  # role -> months, for the data version
+
+
+def split_by_time(df: pd.DataFrame, time_column: str) -> Split:
+    """Train on earlier periods, validate and test on later ones; never a random split across time.
+    3+ labelled periods: train on all but the last two, validate on the second last, test on the last.
+    2 periods: train on the first; the second is halved (by a fixed hash of the row order) into validation
+    and test."""
+    periods = sorted(df[time_column].dropna().unique())
+    if len(periods) < 2:
+        raise TrainingError(
+            f"a time split needs at least two labelled periods in {time_column!r}; found {len(periods)}"
+        )
+
+    def show(ps):
+        return ", ".join(str(pd.Timestamp(p).strftime("%Y-%m")) if _is_date(p) else str(p) for p in ps)
+
+    if len(periods) >= 3:
+        train = df[df[time_column].isin(periods[:-2])]
+        valid = df[df[time_column] == periods[-2]]
+        test = df[df[time_column] == periods[-1]]
+        roles = {"train": periods[:-2], "valid": [periods[-2]], "test": [periods[-1]]}
+        how = f"by time: train {show(periods[:-2])}; validate {show(periods[-2:-1])}; test {show(periods[-1:])}"
+    else:
+        train = df[df[time_column] == periods[0]]
+        later = df[df[time_column] == periods[1]]
+        half = (np.arange(len(later)) * 2654435761 % 2**32) < 2**31
+        valid, test = later[half], later[~half]
+        roles = {"train": [periods[0]], "valid": [periods[1]], "test": [periods[1]]}
+        how = f"by time: train {show(periods[:1])}; validate and test on halves of {show(periods[1:])}"
+    return Split(train, valid, test, how, {k: [show([p]) for p in v] for k, v in roles.items()})
+
+
+def _is_date(p) -> bool:
+    return isinstance(p, (pd.Timestamp, np.datetime64)) or hasattr(p, "strftime")
+
+
+def split_stratified(df: pd.DataFrame, y: np.ndarray, seed: int) -> Split:
+    """No time column: 60/20/20, stratified by the label, reproducible from the seed."""
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(len(df))
+    tr, rest = train_test_split(idx, test_size=0.4, stratify=y, random_state=seed)
+    va, te = train_test_split(rest, test_size=0.5, stratify=y[rest], random_state=seed)
+    how = "stratified random 60/20/20 (no time column: the split does not respect time)"
+    return Split(df.iloc[tr], df.iloc[va], df.iloc[te], how, {})
+
+
+def make_estimator(kind: str, cols: Columns, settings: TrainSettings):
+    """An unfitted pipeline: encoding is part of the model, so scoring takes the raw feature columns."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline, make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+
+    if kind == "logistic":
+        pre = ColumnTransformer(
+            [
+                ("cat", OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=20), cols.categorical),
+                (
+                    "num",
+                    make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler()),
+                    cols.numeric,
+                ),
+            ],
+            sparse_threshold=0.0,
+        )
+        model = LogisticRegression(C=settings.logistic_c, max_iter=2000)
+        return Pipeline([("encode", pre), ("model", model)])
+    if kind == "hist_gradient_boosting":
+        pre = ColumnTransformer(
+            [
+                (
+                    "cat",
+                    OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-1),
+                    cols.categorical,
+                ),
+                ("num", "passthrough", cols.numeric),
+            ]
+        )
+        n_cat = len(cols.categorical)
+        model = HistGradientBoostingClassifier(
+            categorical_features=list(range(n_cat)) if n_cat else None,
+            random_state=settings.seed,
+            **settings.hgb_params,
+        )
+        return Pipeline([("encode", pre), ("model", model)])
+    raise TrainingError(f"unknown model kind {kind!r}")
+
+
+def top_share(y: np.ndarray, p: np.ndarray, share: float = 0.1) -> tuple[float, float]:
+    """(lift, capture) of the top `share` of rows by score: positive rate there / overall rate, and the share
+    of all positives found there. Ties broken by row order (stable)."""
+    y = np.asarray(y)
+    k = max(1, int(round(len(y) * share)))
+    top = np.argsort(-np.asarray(p), kind="stable")[:k]
+    base = y.mean()
+    if base == 0:
+        return float("nan"), float("nan")
+    return float(y[top].mean() / base), float(y[top].sum() / y.sum())
+
+
+def metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
+    lift, capture = top_share(y, p)
+    return {
+        "roc_auc": float(roc_auc_score(y, p)),
+        "pr_auc": float(average_precision_score(y, p)),
+        "top_decile_lift": lift,
+        "top_decile_capture": capture,
+        "brier": float(brier_score_loss(y, p)),
+        "positive_rate": float(np.mean(y)),
+        "rows": float(len(y)),
+    }
+
+
+def deciles(y: np.ndarray, p: np.ndarray) -> pd.DataFrame:
+    """Lift by decile (1 = highest scores): rows, positives, rate, lift, cumulative capture."""
+    order = np.argsort(-np.asarray(p), kind="stable")
+    dec = np.empty(len(p), int)
+    dec[order] = np.arange(len(p)) * 10 // max(len(p), 1) + 1
+    t = pd.DataFrame({"decile": dec, "y": np.asarray(y), "p": np.asarray(p)})
+    g = t.groupby("decile").agg(rows=("y", "size"), positives=("y", "sum"), mean_score=("p", "mean"))
+    g["rate"] = g["positives"] / g["rows"]
+    g["lift"] = g["rate"] / max(t["y"].mean(), 1e-12)
+    g["cumulative_capture"] = g["positives"].cumsum() / max(t["y"].sum(), 1)
+    return g.reset_index()
+
+
+@dataclass
+class Candidate:
+    kind: str
+    model: object
+    valid: dict
+    test: dict
+    p_test: np.ndarray
+    seconds: float
+
+
+def fit_candidates(split: Split, label: str, cols: Columns, settings: TrainSettings) -> list[Candidate]:
+    import time
+
+    y_tr = label_values(split.train[label], label)
+    y_va = label_values(split.valid[label], label)
+    y_te = label_values(split.test[label], label)
+    for name, y in (("training", y_tr), ("validation", y_va), ("test", y_te)):
+        if len(np.unique(y)) < 2:
+            raise TrainingError(f"the {name} rows of {label!r} hold one class only ({len(y)} rows)")
+    X_tr, X_va, X_te = (prepare(f, cols) for f in (split.train, split.valid, split.test))
+    out = []
+    for kind in settings.models:
+        t0 = time.perf_counter()
+        model = make_estimator(kind, cols, settings).fit(X_tr, y_tr)
+        secs = time.perf_counter() - t0
+        p_va = model.predict_proba(X_va)[:, 1]
+        p_te = model.predict_proba(X_te)[:, 1]
+        out.append(Candidate(kind, model, metrics(y_va, p_va), metrics(y_te, p_te), p_te, secs))
+    return out
+
+
+def best(candidates: list[Candidate], metric: str = "roc_auc") -> Candidate:
+    """The candidate chosen on the validation rows (the test rows judge it, never choose it)."""
+    return max(candidates, key=lambda c: c.valid[metric])
+
+
+def importance(model, X: pd.DataFrame, y: np.ndarray, settings: TrainSettings) -> pd.DataFrame:
+    """Permutation importance (drop in ROC AUC) on a sample of the validation rows."""
+    from sklearn.inspection import permutation_importance
+
+    n = min(len(X), settings.importance_sample)
+    rng = np.random.default_rng(settings.seed)
+    rows = rng.choice(len(X), n, replace=False) if n < len(X) else np.arange(len(X))
+    if len(np.unique(y[rows])) < 2:
+        rows = np.arange(len(X))
+    r = permutation_importance(
+        model, X.iloc[rows], y[rows], scoring="roc_auc", n_repeats=3, random_state=settings.seed, n_jobs=1
+    )
+    return (
+        pd.DataFrame({"feature": X.columns, "importance": r.importances_mean, "sd": r.importances_std})
+        .sort_values("importance", ascending=False)
+        .reset_index(drop=True)
+    )
