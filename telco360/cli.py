@@ -245,6 +245,104 @@ def cmd_paths(args) -> int:
     return 0
 
 
+def _truth_dir(args) -> Path | None:
+    folder = Path(args.truth) if getattr(args, "truth", None) else paths().landing / "_truth"
+    return folder if folder.is_dir() else None
+
+
+def cmd_train(args) -> int:
+    if args.features:
+        return _train_external(args)
+    if args.label or args.time_column or args.exclude or args.name:
+        raise UsageError("--label, --time-column, --exclude and --name go with --features FILE")
+    from telco360.ml.jobs import NoFeatures, train_all
+
+    truth = _truth_dir(args)
+    with open_warehouse(args.warehouse) as db:
+        try:
+            lines = train_all(db, args.model, truth, progress=lambda line: print(line, flush=True))
+        except NoFeatures as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+    for line in lines:
+        print(line)
+    return 0
+
+
+def _train_external(args) -> int:
+    from telco360.ml.external import train_external
+    from telco360.ml.frames import FeatureFileError
+    from telco360.ml.train import TrainingError
+
+    if not args.label:
+        raise UsageError("--features needs --label COL")
+    try:
+        result, notes = train_external(
+            Path(args.features), args.label, args.time_column, set(args.exclude or []), args.name
+        )
+    except (FeatureFileError, TrainingError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for line in notes + result.lines():
+        print(line)
+    return 0
+
+
+def cmd_score(args) -> int:
+    from telco360.ml.scoring import ScoringError, score_month
+
+    month = None
+    if args.month:
+        from datetime import date
+
+        month = date.fromisoformat(_period(args.month, "--month", ("monthly",)) + "-01")
+    with open_warehouse(args.warehouse) as db:
+        try:
+            result = score_month(db, month)
+        except ScoringError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+    for line in result.lines():
+        print(line)
+    return 0 if result.published else 1
+
+
+def cmd_models(args) -> int:
+    from telco360.ml import registry
+
+    try:
+        if args.action == "list":
+            rows = registry.listing()
+            if not rows:
+                print("no registered models yet: run `telco360 train`")
+                return 0
+            print(f"{'model':32} {'ver':>4} {'aliases':20} {'test AUC':>8} {'oracle':>7} {'lift':>5}  months")
+            for r in rows:
+
+                def f(x, w=8, d=3):
+                    return f"{x:{w}.{d}f}" if isinstance(x, float) else f"{'-':>{w}}"
+
+                print(
+                    f"{r['model']:32} {r['version']:>4} {r['aliases']:20} {f(r['test_roc_auc'])} "
+                    f"{f(r['oracle_roc_auc'], 7)} {f(r['test_top_decile_lift'], 5, 2)}  {r['months']}"
+                )
+            return 0
+        if not args.name:
+            raise UsageError(f"models {args.action} needs the model name")
+        if args.action == "promote":
+            if not args.version:
+                raise UsageError("models promote needs NAME VERSION")
+            v = registry.promote(args.name, args.version)
+            print(f"{args.name}: version {v} is now the champion")
+        else:
+            v = registry.rollback(args.name)
+            print(f"{args.name}: rolled back; version {v} is the champion again")
+    except registry.RegistryError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="telco360", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -298,7 +396,24 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_contracts)
     p = sub.add_parser("paths", help="where state lives")
     p.set_defaults(func=cmd_paths)
-    for verb in (i, b, a, q, d, s, mr):  # the same option, with the same meaning, on every warehouse verb
+    tr = sub.add_parser("train", help="train, compare and register the models (MLflow), or any feature table")
+    tr.add_argument("--model", choices=["churn", "propensity", "segments", "all"], default="all")
+    tr.add_argument("--truth", help="the simulator's _truth folder, for the oracle (default: landing/_truth)")
+    tr.add_argument("--features", metavar="FILE", help="train on this table (parquet or csv) instead")
+    tr.add_argument("--label", metavar="COL", help="with --features: the 0/1 (or two-valued) column to predict")
+    tr.add_argument("--time-column", metavar="COL", help="with --features: split by this column's periods")
+    tr.add_argument("--exclude", metavar="COL", action="append", help="with --features: not a feature")
+    tr.add_argument("--name", help="with --features: the registry name (default: from the file name)")
+    tr.set_defaults(func=cmd_train)
+    sc = sub.add_parser("score", help="score a published month with the champions, check and publish")
+    sc.add_argument("--month", metavar="YYYY-MM", help="default: the latest published month")
+    sc.set_defaults(func=cmd_score)
+    mo = sub.add_parser("models", help="the model registry: list, promote a version, roll back the champion")
+    mo.add_argument("action", choices=["list", "promote", "rollback"])
+    mo.add_argument("name", nargs="?")
+    mo.add_argument("version", nargs="?")
+    mo.set_defaults(func=cmd_models)
+    for verb in (i, b, a, q, d, s, mr, tr, sc):  # the same option, with the same meaning, on every warehouse verb
         verb.add_argument(
             "--warehouse",
             choices=WAREHOUSES,

@@ -115,7 +115,7 @@ def train_classifier(
     time_column: str | None,
     exclude: set[str],
     data_tags: dict[str, str],
-    gate_passed: bool,
+    gate_passed: bool | None,
     settings: TrainSettings,
     oracle: Callable[[pd.DataFrame], np.ndarray | None] | None = None,
     register: bool = True,

@@ -61,7 +61,7 @@ class TrainSettings:
             "n_iter_no_change": 30,
         }
     )
-    logistic_c: float = 0.5
+    logistic_c: float = 0.05
     importance_sample: int = 5000  # rows for permutation importance
     evaluate_with_mlflow: bool = True  # mlflow.models.evaluate plots for the registered candidate
     promotion: Promotion = Promotion()

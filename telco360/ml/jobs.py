@@ -76,12 +76,12 @@ def exclude_for(label: str) -> set[str]:
     return set(C.NOT_FEATURES) - {label}
 
 
-def train_churn(db: Warehouse, settings=None, truth_dir=None):
+def train_churn(db: Warehouse, settings=None, truth_dir=None, features=None):
     from telco360.ml.classifier import train_classifier
     from telco360.ml.oracle import churn_oracle
 
     settings = settings or C.TrainSettings()
-    df, tags, notes = load_features(db)
+    df, tags, notes = features if features is not None else load_features(db)
     oracle = churn_oracle(truth_dir) if truth_dir else None
     result = train_classifier(
         df,
@@ -125,3 +125,33 @@ def train_propensity(db: Warehouse, product_id: str, settings=None, truth_dir=No
         f"month orders it the next month (marts.ml_features.{label}).",
     )
     return result, notes
+
+
+def train_all(db: Warehouse, which: str, truth_dir, progress=print) -> list[str]:
+    """Train what `which` names (churn, propensity, segments, all); one summary line block per model."""
+    lines: list[str] = []
+    features = load_features(db)
+    for note in features[2]:
+        progress(f"note: {note}")
+    progress(f"features: {len(features[0]):,} active subscriber-months, months {features[1]['data.months']}")
+    if which in ("churn", "all"):
+        result, _ = train_churn(db, truth_dir=truth_dir, features=features)
+        lines += result.lines()
+        progress("\n".join(result.lines()))
+    if which in ("propensity", "all"):
+        for product, label in C.PROPENSITY_PRODUCTS.items():
+            if label not in features[0].columns:
+                progress(f"{C.propensity_model_name(product)}: skipped (marts.ml_features has no {label})")
+                continue
+            try:
+                result, _ = train_propensity(db, product, truth_dir=truth_dir, features=features)
+            except Exception as exc:  # one product's failure (e.g. no orders yet) does not stop the others
+                from telco360.ml.train import TrainingError
+
+                if not isinstance(exc, TrainingError):
+                    raise
+                progress(f"{C.propensity_model_name(product)}: not trained: {exc}")
+                continue
+            lines += result.lines()
+            progress("\n".join(result.lines()))
+    return lines

@@ -24,11 +24,16 @@ class Decision:
     reasons: list[str]
 
 
-def decide(new: dict, champion: dict | None, gate_passed: bool, rule: Promotion) -> Decision:
-    """`new` and `champion` are metrics on the same holdout rows."""
+def decide(new: dict, champion: dict | None, gate_passed: bool | None, rule: Promotion) -> Decision:
+    """`new` and `champion` are metrics on the same holdout rows. `gate_passed` None: a table from outside
+    the warehouse, where no quality gate applies."""
     reasons, ok = [], True
     score = new[rule.metric]
-    if not gate_passed:
+    if gate_passed is None:
+        reasons.append("an external table: no quality gate applies")
+    elif gate_passed:
+        reasons.append("its training months passed the quality gate")
+    else:
         ok = False
         reasons.append("its training months did not all pass the quality gate")
     if score < rule.floor_auc:
