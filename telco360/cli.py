@@ -260,12 +260,10 @@ def cmd_train(args) -> int:
     truth = _truth_dir(args)
     with open_warehouse(args.warehouse) as db:
         try:
-            lines = train_all(db, args.model, truth, progress=lambda line: print(line, flush=True))
+            train_all(db, args.model, truth, progress=lambda line: print(line, flush=True))
         except NoFeatures as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
-    for line in lines:
-        print(line)
     return 0
 
 

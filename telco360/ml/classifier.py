@@ -145,6 +145,7 @@ def train_classifier(
     tracking.setup(experiment)
     with mlflow.start_run(run_name=f"{name} {chosen.kind}") as run:
         mlflow.set_tags({**data_tags, "split": split.how, "label": label, "model_name": name})
+        mlflow.set_tags({f"data.{role}_months": ",".join(ms) for role, ms in split.months.items()})
         mlflow.log_params(
             {
                 "label": label,

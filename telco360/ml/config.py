@@ -41,7 +41,7 @@ class Promotion:
 
     metric: str = "roc_auc"
     margin: float = 0.002
-    floor_auc: float = 0.65
+    floor_auc: float = 0.60
 
 
 @dataclass(frozen=True)

@@ -39,8 +39,11 @@ def read_frame(db: Warehouse, sql: str, params: tuple | list = ()) -> pd.DataFra
 _PG_TYPES = {"b": "boolean", "i": "bigint", "u": "bigint", "f": "double precision", "M": "timestamp"}
 
 
+DATE_COLUMNS = ("month", "campaign_month")  # months are dates (first of the month) in every output
+
+
 def _pg_type(series: pd.Series) -> str:
-    if series.name == "month" or series.name == "campaign_month":
+    if series.name in DATE_COLUMNS:
         return "date"
     return _PG_TYPES.get(series.dtype.kind, "text")
 
@@ -65,13 +68,14 @@ def replace_months(db: Warehouse, schema: str, table: str, df: pd.DataFrame, mon
     try:
         if db.dialect == "duckdb":
             db.con.register("_telco360_frame", df)
+            select = ", ".join(f"CAST({c} AS DATE) AS {c}" if c in DATE_COLUMNS else c for c in df.columns)
             try:
                 if not exists:
-                    db.execute(f"CREATE TABLE {schema}.{table} AS SELECT * FROM _telco360_frame LIMIT 0")
+                    db.execute(f"CREATE TABLE {schema}.{table} AS SELECT {select} FROM _telco360_frame LIMIT 0")
                 for m in months:
                     db.execute(f"DELETE FROM {schema}.{table} WHERE month = ?", (m,))
                 cols = ", ".join(df.columns)
-                db.execute(f"INSERT INTO {schema}.{table} ({cols}) SELECT {cols} FROM _telco360_frame")
+                db.execute(f"INSERT INTO {schema}.{table} ({cols}) SELECT {select} FROM _telco360_frame")
             finally:
                 db.con.unregister("_telco360_frame")
         else:

@@ -148,7 +148,8 @@ def listing() -> list[dict]:
     c = client()
     out = []
     for rm in c.search_registered_models(filter_string="name LIKE 'telco360-%'"):
-        for mv in sorted(c.search_model_versions(f"name = '{rm.name}'"), key=lambda v: int(v.version)):
+        for found in sorted(c.search_model_versions(f"name = '{rm.name}'"), key=lambda v: int(v.version)):
+            mv = c.get_model_version(rm.name, found.version)  # the search leaves aliases out
             run = c.get_run(mv.run_id) if mv.run_id else None
             m = run.data.metrics if run else {}
             out.append(
@@ -160,7 +161,7 @@ def listing() -> list[dict]:
                     "test_roc_auc": m.get("test_roc_auc"),
                     "oracle_roc_auc": m.get("oracle_roc_auc"),
                     "test_top_decile_lift": m.get("test_top_decile_lift"),
-                    "months": run.data.tags.get("data.months", "-") if run else "-",
+                    "months": run.data.tags.get("data.train_months", "-") if run else "-",
                     "run_id": mv.run_id,
                 }
             )

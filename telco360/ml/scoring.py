@@ -171,6 +171,7 @@ def score_month(db: Warehouse, month: date | None = None, publish_outputs: bool 
     t0 = time.perf_counter()
     outputs["propensity_scores"] = score_propensity(props, features, month)
     result.seconds["propensity"] = time.perf_counter() - t0
+    outputs = {k: v for k, v in outputs.items() if not v.empty}
     write_candidates(db, outputs, month)
     result.rows = {k: len(v) for k, v in outputs.items()}
     if publish_outputs:
@@ -187,8 +188,11 @@ def write_candidates(db: Warehouse, outputs: dict[str, pd.DataFrame], month: dat
 
 def check_and_publish(db: Warehouse, month: date, tables: list[str], result: ScoreResult) -> None:
     from telco360.quality.audit import run_audit
+    from telco360.quality.suites import load_suites
 
-    run = run_audit(db, layers=[SCORE_LAYER], months=[month], trigger="score")
+    suites = load_suites()  # only the outputs this run wrote (a product without a champion writes none)
+    suites.assets[SCORE_LAYER] = [a for a in suites.assets.get(SCORE_LAYER, []) if a.name in tables]
+    run = run_audit(db, layers=[SCORE_LAYER], months=[month], trigger="score", suites=suites)
     result.audit_run = run.run_id
     if not run.passed:
         failed = ", ".join(sorted({r["expectation"] for r in run.failed("critical")})) or run.reason()

@@ -124,7 +124,7 @@ def split_stratified(df: pd.DataFrame, y: np.ndarray, seed: int) -> Split:
     tr, rest = train_test_split(idx, test_size=0.4, stratify=y, random_state=seed)
     va, te = train_test_split(rest, test_size=0.5, stratify=y[rest], random_state=seed)
     how = "stratified random 60/20/20 (no time column: the split does not respect time)"
-    return Split(df.iloc[tr], df.iloc[va], df.iloc[te], how, {})
+    return Split(df.iloc[tr], df.iloc[va], df.iloc[te], how, {"train": ["stratified"]})
 
 
 def make_estimator(kind: str, cols: Columns, settings: TrainSettings):

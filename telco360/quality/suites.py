@@ -4,6 +4,7 @@ Placeholders in SQL (`rows:` checks and asset queries):
   {batch}                       this asset's rows for the month (substituted by GX)
   {month} {prev_month} {next_month} {month_end}   date literals
   {raw} {audit} {staging} {intermediate} {marts}  schemas ({marts} is the unpublished candidate)
+  {scores} {published}          the models' unpublished outputs; the published marts they were fed
   {expected_deliveries}         (source, period) of every delivery the contracts expect in the month
   {volume_bands}                (source, band) from the raw suite's `volume_bands`
   {numbers}                     n(i) = 1..100000, to list one row per counted entity
@@ -21,7 +22,8 @@ import yaml
 from telco360.config import PROJECT_ROOT
 
 EXPECTATIONS = PROJECT_ROOT / "expectations"
-LAYERS = ("raw", "staging", "marts")
+LAYERS = ("raw", "staging", "marts")  # the gate of the warehouse build
+MODEL_LAYERS = ("scores",)  # the models' outputs, checked before they are published next to the marts
 SEVERITIES = ("critical", "warning")
 DIMENSIONS = (
     "completeness",
@@ -43,6 +45,8 @@ SCHEMAS = {
     "staging": "staging",
     "intermediate": "intermediate",
     "marts": CANDIDATE_SCHEMA,
+    "scores": "scores_candidate",
+    "published": "marts",
 }
 
 
@@ -135,8 +139,10 @@ def load_suites(folder: Path = EXPECTATIONS) -> Suites:
     assets: dict[str, list[Asset]] = {}
     bands: dict[str, float] = {}
     names: set[str] = set()
-    for layer in LAYERS:
+    for layer in LAYERS + MODEL_LAYERS:
         path = folder / f"{layer}.yml"
+        if layer in MODEL_LAYERS and not path.exists():
+            continue
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
         if doc.get("layer") != layer:
             raise SuiteError(f"{path}: `layer: {layer}` expected")
