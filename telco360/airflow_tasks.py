@@ -124,3 +124,34 @@ def audit_and_publish() -> tuple[str, bool]:
         raise PublicationBlocked(result.blocked)
     log.info("data quality\n%s", text)
     return text, result.published is not None
+
+
+def train_models() -> str:
+    """Train churn and propensity models on the published months that passed the gate; register them and let
+    the promotion rule decide the champions. Returns the summary the task log shows."""
+    from telco360.config import paths
+    from telco360.db import open_warehouse
+    from telco360.ml.jobs import train_all
+
+    truth = paths().landing / "_truth"
+    lines: list[str] = []
+    with open_warehouse(read_only=True) as db:
+        train_all(db, "all", truth if truth.is_dir() else None, progress=lines.append)
+    text = "\n".join(lines)
+    log.info("models\n%s", text)
+    return text
+
+
+def score_customers() -> str:
+    """Score the latest published month with the champions; check and publish the outputs."""
+    from telco360.db import open_warehouse
+    from telco360.ml.scoring import ScoringError, score_month
+
+    with open_warehouse() as db:
+        result = score_month(db)
+    text = "\n".join(result.lines())
+    if not result.published:
+        log.error("scores\n%s", text)
+        raise ScoringError(text)
+    log.info("scores\n%s", text)
+    return text

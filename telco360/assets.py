@@ -15,3 +15,10 @@ def mart_asset(name: str):
     from airflow.sdk import Asset
 
     return Asset(name=f"marts.{name}", uri=f"telco360://warehouse/marts/{name}", group="marts")
+
+
+def models_asset():
+    """Emitted when training has run on newly published months (whatever the registry then decided)."""
+    from airflow.sdk import Asset
+
+    return Asset(name="models.trained", uri="telco360://mlflow/models", group="models")

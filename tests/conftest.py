@@ -16,6 +16,8 @@ os.environ["TELCO360_HOME"] = str(_SESSION_HOME)
 os.environ["AIRFLOW_HOME"] = str(_SESSION_HOME / "airflow")
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).resolve().parent.parent / "dags")
+# MLflow state follows TELCO360_HOME (telco360.ml.tracking), never the shell's store
+os.environ.pop("MLFLOW_TRACKING_URI", None)
 # the warehouse is named per test (default duckdb), never by the shell that runs the suite
 for _name in ("TELCO360_WAREHOUSE", "TELCO360_TARGET", "TELCO360_DBT_TARGET"):
     os.environ.pop(_name, None)

@@ -34,14 +34,17 @@ from telco360.ml.train import (
     split_stratified,
 )
 
+TRUSTED_PACKAGES = ("sklearn", "numpy", "scipy", "functools")
 
-# skops (MLflow's safe default format) loads only what is listed; these are scikit-learn's own types that a
-# HistGradientBoosting pipeline holds, trusted because we wrote the file ourselves
-SKOPS_TRUSTED = [
-    "functools.partial",
-    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-    "sklearn.utils.validation.check_array",
-]
+
+def skops_trusted(model) -> list[str]:
+    """skops (MLflow's safe default format) loads only the types it is told to trust. We wrote the file
+    ourselves, so we trust scikit-learn's, NumPy's and SciPy's own types that this model holds, and no others
+    (anything else fails the logging, loudly)."""
+    import skops.io
+
+    found = skops.io.get_untrusted_types(data=skops.io.dumps(model))
+    return [t for t in found if t.split(".")[0] in TRUSTED_PACKAGES]
 
 
 def pip_requirements() -> list[str]:
@@ -190,7 +193,7 @@ def train_classifier(
             signature=signature,
             input_example=example,
             pip_requirements=pip_requirements(),
-            skops_trusted_types=SKOPS_TRUSTED,
+            skops_trusted_types=skops_trusted(chosen.model),
         )
         if settings.evaluate_with_mlflow:
             evaluate_with_mlflow(info.model_uri, X_te, y_te)
@@ -199,11 +202,11 @@ def train_classifier(
             champ, champ_version = champion_on(name, split.test, y_te)
             decision = registry.decide(chosen.test, champ, gate_passed, settings.promotion)
             mv = registry.register(name, info.model_uri, run.info.run_id, description)
-            version, promoted, reasons = mv.version, decision.promote, decision.reasons
-            registry.apply(name, mv.version, decision)
+            version, promoted, reasons = str(mv.version), decision.promote, decision.reasons
+            registry.apply(name, version, decision)
             mlflow.set_tags(
                 {
-                    "registered_version": mv.version,
+                    "registered_version": version,
                     "decision": "champion" if promoted else "challenger",
                     "decision_reasons": "; ".join(reasons),
                     "compared_with_champion": champ_version or "none",

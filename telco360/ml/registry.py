@@ -102,12 +102,12 @@ def _set_champion(name: str, version: str, why: str) -> None:
     c.set_registered_model_tag(name, "champion_history", ",".join(history))
     c.set_model_version_tag(name, version, "champion_since_reason", why)
     try:  # the challenger alias points at a version that is not the champion
-        if c.get_model_version_by_alias(name, CHALLENGER).version == str(version):
+        if str(c.get_model_version_by_alias(name, CHALLENGER).version) == str(version):
             c.delete_registered_model_alias(name, CHALLENGER)
     except Exception:
         pass
-    if current is not None and current.version != str(version):
-        c.set_model_version_tag(name, current.version, "replaced_by", str(version))
+    if current is not None and str(current.version) != str(version):
+        c.set_model_version_tag(name, str(current.version), "replaced_by", str(version))
 
 
 def promote(name: str, version: str) -> str:
@@ -155,7 +155,7 @@ def listing() -> list[dict]:
             out.append(
                 {
                     "model": rm.name,
-                    "version": mv.version,
+                    "version": str(mv.version),
                     "aliases": ",".join(sorted(mv.aliases)) or "-",
                     "decision": mv.tags.get("decision", "-"),
                     "test_roc_auc": m.get("test_roc_auc"),

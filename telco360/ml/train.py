@@ -68,7 +68,7 @@ def label_values(series: pd.Series, label: str) -> np.ndarray:
     values = sorted(s.unique().tolist(), key=str)
     if len(values) != 2 and not (len(values) == 1 and values[0] in (0, 1, True, False)):
         raise TrainingError(f"label {label!r} must have two classes; found {len(values)}: {values[:5]}")
-    if s.dtype == bool or set(values) <= {0, 1, True, False}:
+    if s.dtype == bool or set(values) <= {0, 1}:
         return s.astype(int).to_numpy()
     return (s == values[-1]).astype(int).to_numpy()
 
@@ -175,7 +175,7 @@ def top_share(y: np.ndarray, p: np.ndarray, share: float = 0.1) -> tuple[float, 
     """(lift, capture) of the top `share` of rows by score: positive rate there / overall rate, and the share
     of all positives found there. Ties broken by row order (stable)."""
     y = np.asarray(y)
-    k = max(1, int(round(len(y) * share)))
+    k = max(1, round(len(y) * share))
     top = np.argsort(-np.asarray(p), kind="stable")[:k]
     base = y.mean()
     if base == 0:

@@ -1,0 +1,197 @@
+"""The training steps, the registry's promotion rule and `telco360 train --features` on planted tables.
+
+The tables are drawn here from a known logistic model, so every check compares with the truth that produced
+the labels (the oracle), not with the code under test.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from telco360.cli import main
+from telco360.ml.config import Promotion, TrainSettings
+from telco360.ml.registry import decide
+from telco360.ml.train import split_by_time, top_share
+
+FAST = TrainSettings(evaluate_with_mlflow=False, importance_sample=1000)
+
+
+def planted_table(n: int = 4000, months: int = 4, seed: int = 3) -> pd.DataFrame:
+    """Subscribers × months with a label drawn from a known logistic model of two numbers and a category."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for m in range(months):
+        x1, x2, noise = rng.normal(size=(3, n))
+        plan = rng.choice(["basic", "plus", "premium"], n, p=[0.5, 0.3, 0.2])
+        z = -2.6 + 1.3 * x1 + 0.7 * x2 + np.select([plan == "premium", plan == "plus"], [1.0, 0.4], 0.0)
+        p = 1 / (1 + np.exp(-z))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "month": pd.Timestamp("2026-01-01") + pd.DateOffset(months=m),
+                    "customer_id": np.arange(n) + 1_000_000,
+                    "x1": x1,
+                    "x2": x2,
+                    "noise": noise,
+                    "plan": plan,
+                    "true_p": p,
+                    "churned": (rng.random(n) < p).astype(int),
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+@pytest.fixture()
+def mlflow_store(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("TELCO360_HOME", str(tmp_path))
+    return tmp_path
+
+
+def test_time_split_trains_on_earlier_months_only():
+    df = planted_table(n=50, months=4)
+    split = split_by_time(df, "month")
+    assert split.train["month"].max() < split.valid["month"].min() <= split.valid["month"].max()
+    assert split.valid["month"].max() < split.test["month"].min()
+    assert sorted(split.train["month"].dt.month.unique()) == [1, 2]
+    two = split_by_time(df[df["month"] <= "2026-02-01"], "month")
+    assert set(two.train["month"].dt.month) == {1} and set(two.test["month"].dt.month) == {2}
+    assert len(two.valid) + len(two.test) == 50 and not set(two.valid.index) & set(two.test.index)
+
+
+def test_top_decile_lift_and_capture_by_hand():
+    y = np.array([1, 1, 0, 0, 0, 0, 0, 0, 0, 1] * 2)  # 6 positives in 20 rows
+    p = np.linspace(1, 0, 20)  # rows in score order: the top two (10%) are rows 0 and 1, both positive
+    lift, capture = top_share(y, p)
+    assert lift == pytest.approx(1.0 / (6 / 20))
+    assert capture == pytest.approx(2 / 6)
+
+
+def test_promotion_rule_reasons():
+    rule = Promotion(margin=0.01, floor_auc=0.6)
+    assert decide({"roc_auc": 0.7}, None, True, rule).promote
+    low = decide({"roc_auc": 0.55}, None, True, rule)
+    assert not low.promote and any("below the floor" in r for r in low.reasons)
+    close = decide({"roc_auc": 0.705}, {"roc_auc": 0.70}, True, rule)
+    assert not close.promote and any("does not beat" in r for r in close.reasons)
+    assert decide({"roc_auc": 0.72}, {"roc_auc": 0.70}, True, rule).promote
+    gate = decide({"roc_auc": 0.9}, {"roc_auc": 0.70}, False, rule)
+    assert not gate.promote and any("quality gate" in r for r in gate.reasons)
+
+
+def test_train_any_table_from_the_command_line(tmp_path, mlflow_store, capsys):
+    """A csv from elsewhere: categories encoded by the pipeline, identifiers left out, a stratified split
+    announced, and a model close to the planted truth."""
+    df = planted_table(n=3000, months=1).drop(columns=["month"])
+    path = tmp_path / "their_table.csv"
+    df.drop(columns=["true_p"]).to_csv(path, index=False)
+    assert main(["train", "--features", str(path), "--label", "churned"]) == 0
+    out = capsys.readouterr().out
+    assert "stratified" in out and "does not respect time" in out
+    assert "not used as features (identifiers): customer_id" in out
+    import mlflow
+    from mlflow import MlflowClient
+
+    mlflow.set_tracking_uri(f"sqlite:///{mlflow_store / 'mlflow.db'}")
+    c = MlflowClient()
+    mv = c.get_model_version_by_alias("telco360-external-their_table", "champion")
+    run = c.get_run(mv.run_id)
+    model = mlflow.sklearn.load_model("models:/telco360-external-their_table@champion")
+    auc_all = roc_auc_score(df["churned"], model.predict_proba(df[["plan", "x1", "x2", "noise"]])[:, 1])
+    oracle_all = roc_auc_score(df["churned"], df["true_p"])
+    assert auc_all > oracle_all - 0.03
+    assert run.data.params["time_column"].startswith("(none")
+    assert {"plan", "x1", "x2", "noise"} == set(model.feature_names_in_)
+
+
+def test_train_any_table_by_time_and_bad_inputs(tmp_path, mlflow_store, capsys):
+    df = planted_table(n=2000, months=3)
+    path = tmp_path / "by_month.parquet"
+    df.drop(columns=["true_p"]).to_parquet(path)
+    assert main(["train", "--features", str(path), "--label", "churned", "--time-column", "month"]) == 0
+    out = capsys.readouterr().out
+    assert "split by time: train 2026-01; validate 2026-02; test 2026-03" in out
+    assert main(["train", "--features", str(path), "--label", "nope"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "no label column 'nope'" in err and "Traceback" not in err
+    broken = tmp_path / "broken.parquet"
+    broken.write_bytes(b"PAR1 not really")
+    assert main(["train", "--features", str(broken), "--label", "churned"]) == 1
+    assert "cannot read it as parquet" in capsys.readouterr().err
+    assert main(["train", "--label", "churned"]) == 2  # --label without --features
+
+
+def test_registry_promotes_better_keeps_worse_and_rolls_back(mlflow_store, capsys):
+    """Promotion both ways, on the same holdout: a weak first model is champion (no champion yet), a better
+    one replaces it, a worse one stays challenger; rollback gives the alias back."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    from telco360.ml.classifier import train_classifier
+
+    df = planted_table(n=3000, months=4).drop(columns=["true_p"])
+    name = "telco360-test-churn"
+
+    def train(exclude):
+        return train_classifier(df, "churned", name, "test", "month", {"customer_id", *exclude}, {}, True, FAST)
+
+    weak = train({"x1"})  # without the strongest driver
+    strong = train(set())
+    worse = train({"x1", "x2"})
+    c = MlflowClient()
+    assert weak.promoted and strong.promoted and not worse.promoted
+    assert strong.test["roc_auc"] > weak.test["roc_auc"] + 0.05
+    assert str(c.get_model_version_by_alias(name, "champion").version) == strong.version
+    assert str(c.get_model_version_by_alias(name, "challenger").version) == worse.version
+    tags = c.get_model_version(name, worse.version).tags
+    assert tags["decision"] == "challenger" and "does not beat the champion" in tags["decision_reasons"]
+    # the worse model was compared with the champion on its own holdout rows
+    run = c.get_run(worse.run_id)
+    assert run.data.metrics["champion_test_roc_auc"] == pytest.approx(strong.test["roc_auc"], abs=1e-9)
+    assert main(["models", "rollback", name]) == 0
+    assert str(c.get_model_version_by_alias(name, "champion").version) == weak.version
+    assert main(["models", "promote", name, strong.version]) == 0
+    assert str(c.get_model_version_by_alias(name, "champion").version) == strong.version
+    assert main(["models", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert f"{name}" in listing and "champion" in listing and "challenger" in listing
+    assert main(["models", "promote", name, "99"]) == 1
+    assert "has no version 99" in capsys.readouterr().err
+    assert mlflow.get_tracking_uri().startswith("sqlite:")
+
+
+def test_candidate_runs_log_metrics_plots_and_model(mlflow_store):
+    from mlflow import MlflowClient
+
+    from telco360.ml.classifier import train_classifier
+
+    df = planted_table(n=2000, months=3).drop(columns=["true_p"])
+    res = train_classifier(
+        df,
+        "churned",
+        "telco360-test-plots",
+        "plots",
+        "month",
+        {"customer_id"},
+        {"data.months": "x"},
+        True,
+        TrainSettings(importance_sample=1000),
+    )
+    c = MlflowClient()
+    run = c.get_run(res.run_id)
+    for metric in ("test_roc_auc", "test_pr_auc", "test_top_decile_lift", "test_top_decile_capture", "test_brier"):
+        assert metric in run.data.metrics
+    files = {f.path for f in c.list_artifacts(res.run_id, "plots")}
+    for plot in ("roc_curve.png", "precision_recall_curve.png", "lift_gains.png", "calibration_curve.png"):
+        assert f"plots/{plot}" in files
+    assert "plots/feature_importance.png" in files
+    everything = {f.path for f in c.list_artifacts(res.run_id)}
+    assert any("calibration" in f.lower() for f in everything - files)  # mlflow.models.evaluate's own plots
+    children = c.search_runs([run.info.experiment_id], f"tags.mlflow.parentRunId = '{res.run_id}'")
+    assert {r.data.params["model"] for r in children} == {"logistic", "hist_gradient_boosting"}
+    model_files = {f.path for f in c.list_artifacts(res.run_id)}
+    assert "feature_importance.json" in model_files
