@@ -36,7 +36,7 @@ MONTHS ?= 3
 START ?= 2026-01
 SEED ?= 42
 
-.PHONY: help install run test lint format airflow-init airflow pg-up pg-down status bench bench-build docs build clean quality audit bench-quality
+.PHONY: help install run test lint format airflow-init airflow pg-up pg-down status bench bench-build docs build clean quality audit bench-quality mlflow bench-models
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-14s %s\n", $$1, $$2}'
@@ -57,10 +57,10 @@ airflow-init: install ## migrate Airflow's metadata DB (under var/airflow) and c
 	@$(BIN)/airflow pools set warehouse_writer 1 "one writer at a time on the embedded warehouse" > /dev/null
 	@$(BIN)/telco360 build --parse-only > /dev/null
 
-run: airflow-init ## generate the demo operator, then run the ingest and build DAGs through Airflow
+run: airflow-init ## generate the demo operator, then run the ingest, build, train and score DAGs through Airflow
 	$(BIN)/telco360 generate --subscribers $(SUBSCRIBERS) --months $(MONTHS) --start $(START) --seed $(SEED) -q
 	@mkdir -p $(TELCO360_HOME)/logs
-	@for dag in ingest_extracts build_warehouse; do \
+	@for dag in ingest_extracts build_warehouse train_models score_customers; do \
 		echo "running DAG $$dag through Airflow (log: $(TELCO360_HOME)/logs/$$dag.log)"; \
 		$(BIN)/airflow dags test $$dag > $(TELCO360_HOME)/logs/$$dag.log 2>&1 \
 			|| { tail -40 $(TELCO360_HOME)/logs/$$dag.log; exit 1; }; \
@@ -73,8 +73,11 @@ run: airflow-init ## generate the demo operator, then run the ingest and build D
 	@echo
 	@$(BIN)/telco360 quality
 	@echo
+	@echo
+	@$(BIN)/telco360 models report
+	@echo
 	@echo "landing: $(TELCO360_HOME)/landing (planted truth in _truth/)   warehouse: $(TELCO360_HOME)/warehouse.duckdb"
-	@echo "Airflow UI: make airflow   dbt docs and GX Data Docs: make docs"
+	@echo "Airflow UI: make airflow   MLflow UI (runs, plots, registry): make mlflow   dbt docs and GX Data Docs: make docs"
 
 status: install ## what the warehouse holds now
 	@$(BIN)/telco360 status
@@ -101,6 +104,10 @@ pg-down: ## stop it
 
 airflow: airflow-init ## the Airflow UI and scheduler on http://localhost:8080 (Ctrl-C stops)
 	$(BIN)/airflow standalone
+
+mlflow: install ## the MLflow UI on http://127.0.0.1:5000: experiments, runs side by side, the registry (Ctrl-C stops)
+	@mkdir -p $(TELCO360_HOME)/mlflow
+	$(BIN)/mlflow server --backend-store-uri $(MLFLOW_TRACKING_URI) --host 127.0.0.1 --port $${MLFLOW_PORT:-5000} --workers 1
 
 bench: install ## loader benchmark: 1M subscribers x 1 month (BENCH_SUBSCRIBERS to change)
 	$(BIN)/python bench/bench_ingest.py --subscribers $${BENCH_SUBSCRIBERS:-1000000}

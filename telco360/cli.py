@@ -309,6 +309,12 @@ def cmd_models(args) -> int:
     from telco360.ml import registry
 
     try:
+        if args.action == "report":
+            from telco360.ml.report import report
+
+            with open_warehouse(args.warehouse, read_only=True) as db:
+                print(report(db))
+            return 0
         if args.action == "list":
             rows = registry.listing()
             if not rows:
@@ -406,12 +412,12 @@ def build_parser() -> argparse.ArgumentParser:
     sc = sub.add_parser("score", help="score a published month with the champions, check and publish")
     sc.add_argument("--month", metavar="YYYY-MM", help="default: the latest published month")
     sc.set_defaults(func=cmd_score)
-    mo = sub.add_parser("models", help="the model registry: list, promote a version, roll back the champion")
-    mo.add_argument("action", choices=["list", "promote", "rollback"])
+    mo = sub.add_parser("models", help="the model registry: list, report (champions vs the oracle, target lists), promote, rollback")
+    mo.add_argument("action", choices=["list", "report", "promote", "rollback"])
     mo.add_argument("name", nargs="?")
     mo.add_argument("version", nargs="?")
     mo.set_defaults(func=cmd_models)
-    for verb in (i, b, a, q, d, s, mr, tr, sc):  # the same option, with the same meaning, on every warehouse verb
+    for verb in (i, b, a, q, d, s, mr, tr, sc, mo):  # the same option, with the same meaning, on every warehouse verb
         verb.add_argument(
             "--warehouse",
             choices=WAREHOUSES,
