@@ -115,6 +115,9 @@ bench: install ## loader benchmark: 1M subscribers x 1 month (BENCH_SUBSCRIBERS 
 bench-build: install pg-up ## warehouse build benchmark: 1M subscribers x 3 months, DuckDB and PostgreSQL
 	source $(TELCO360_HOME)/pg/env && $(BIN)/python bench/bench_build.py --subscribers $${BENCH_SUBSCRIBERS:-1000000}
 
+bench-models: install ## models benchmark: 1M subscribers x 4 months (training, scoring ratio, peak memory)
+	$(BIN)/python bench/bench_models.py --subscribers $${BENCH_SUBSCRIBERS:-1000000}
+
 quality: install ## the latest data-quality run on one screen (results: audit.dq_results)
 	@$(BIN)/telco360 quality
 

@@ -412,7 +412,9 @@ def build_parser() -> argparse.ArgumentParser:
     sc = sub.add_parser("score", help="score a published month with the champions, check and publish")
     sc.add_argument("--month", metavar="YYYY-MM", help="default: the latest published month")
     sc.set_defaults(func=cmd_score)
-    mo = sub.add_parser("models", help="the model registry: list, report (champions vs the oracle, target lists), promote, rollback")
+    mo = sub.add_parser(
+        "models", help="the model registry: list, report (champions vs the oracle, target lists), promote, rollback"
+    )
     mo.add_argument("action", choices=["list", "report", "promote", "rollback"])
     mo.add_argument("name", nargs="?")
     mo.add_argument("version", nargs="?")

@@ -45,7 +45,9 @@ def target_lines(db: Warehouse) -> list[str]:
         (month,),
     )
     total = sum(r[2] for r in rows)
-    out = [f"  target lists of {month:%Y-%m} (for campaigns in the next month): {total:,} subscribers in {len(rows)} rules"]
+    out = [
+        f"  target lists of {month:%Y-%m} (for campaigns in the next month): {total:,} subscribers in {len(rows)} rules"
+    ]
     out += [f"    {r[0]:28} {r[1]:10} {r[2]:>8,} listed, {r[3]:>7,} held out as control" for r in rows[:12]]
     if db.relation_exists("marts", "campaign_suppressions"):
         sup = db.all(
