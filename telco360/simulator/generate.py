@@ -863,7 +863,9 @@ class Simulator:
             field = "trial_crbt" if trial == "CRBT_TRIAL" else "trial_gprs"
             ending = idx[(s[field][idx] == m - 1) & s["alive"][idx]]
             ending = ending[np.isnat(s["deact"][ending])]
-            keep = rng.random(len(ending)) < keep_rate
+            # exactly the keep rate's share keeps (chosen at random): the planted rate, without sampling noise
+            keep = np.zeros(len(ending), bool)
+            keep[rng.permutation(len(ending))[: round(keep_rate * len(ending))]] = True
             when = (ms + DAY).astype("datetime64[s]") + rng.integers(0, 86400, len(ending)).astype("timedelta64[s]")
             add(ending, trial, "cancel", 1, when)
             add(ending[keep], full, "order", 0, when[keep] + np.timedelta64(60, "s"))
