@@ -100,6 +100,7 @@ class Simulator:
             "tac": np.zeros(cap, np.int64),
             "handset": np.zeros(cap, np.int16),
             "data_user": np.zeros(cap, bool),
+            "opt_out": np.zeros(cap, bool),
             "contract_end": np.full(cap, np.datetime64("NaT"), "datetime64[D]"),
             "mou": np.zeros(cap),
             "sms": np.zeros(cap),
@@ -205,6 +206,7 @@ class Simulator:
         s["roamer"][idx] = rng.random(k) < P.ROAMER_SHARE
         s["contacts"][idx] = 8 + rng.gamma(3, 8, k)
         s["handset"][idx], s["tac"][idx] = draw_handsets(rng, k)
+        s["opt_out"][idx] = rng.random(k) < P.MARKETING_OPT_OUT_SHARE  # refused marketing contact, for good
         # only data users on a GPRS handset use mobile data at all (GPRS users were a minority in 2008)
         user_share = np.array([P.DATA_USER_SHARE[b] for b in BRAND_CODES])[brand]
         s["data_user"][idx] = capability(s["handset"][idx], "gprs") & (rng.random(k) < user_share)
@@ -744,6 +746,7 @@ class Simulator:
         contacts = {k: [] for k in self.contracts["campaign_contact"].column_names}
         responses = {k: [] for k in self.contracts["campaign_response"].column_names}
         alive_early = idx[(s["activated"][idx] < ms) & (np.isnat(s["deact"][idx]) | (s["deact"][idx] > ms + 5 * DAY))]
+        alive_early = alive_early[~s["opt_out"][alive_early]]  # opted-out subscribers are never contacted
         spend_proxy = s["mou"][alive_early] * np.exp(-P.USAGE_DECAY_PER_R * s["r"][alive_early])
         for ctype, offer, name, share, ctrl_share, ctrl_rate, uplift, cost_per, channel in P.CAMPAIGNS:
             brand = None
@@ -1143,6 +1146,7 @@ class Simulator:
                 "channel_id": s["channel"][idx],
                 "imei_tac": np.char.zfill(s["tac"][idx].astype(str), 8).astype(object),
                 "contract_end": s["contract_end"][idx],
+                "marketing_opt_out": s["opt_out"][idx].astype(np.int8),
             },
             created_at,
         )
