@@ -22,6 +22,7 @@ from telco360.simulator import params as P
 from telco360.simulator import steady_state
 from telco360.simulator.handsets import capability, draw_handsets
 from telco360.simulator.names import NameMaker
+from telco360.simulator.platform_campaigns import PlatformCampaigns, load_campaign_file
 from telco360.simulator.propensity import PropensityPlanter, bundle_keep, capable, initial_holdings
 from telco360.simulator.writer import DeliveryWriter
 
@@ -48,6 +49,7 @@ class GenerateConfig:
     faults: bool = False
     rows_per_part: int = P.ROWS_PER_PART
     progress: bool = True
+    campaigns_from: Path | None = None  # the platform's target lists, run as campaigns (platform_campaigns.py)
 
     def __post_init__(self):
         if self.subscribers < 1500:
@@ -73,6 +75,12 @@ class Simulator:
         self.truth: dict = {"monthly": {}, "campaigns": [], "ringback": {}, "gprs_trial": {}}
         self.churn_rows: list[pa.Table] = []
         self.planter = PropensityPlanter()
+        self.platform = None
+        if cfg.campaigns_from is not None:  # checked whole before anything is written
+            periods = [str(ms.astype("datetime64[M]")) for ms in self.month_starts]
+            products = set(VAS_IDX) | {p[1] for p in PLANS}
+            rows = load_campaign_file(cfg.campaigns_from, periods, products)
+            self.platform = PlatformCampaigns(cfg.campaigns_from, rows)
         self.next_ids = {"txn": 1, "event": 1, "campaign": 1, "contact": 1, "response": 1, "ticket": 1}
 
     # -- randomness: one independent stream per component, so outputs don't shift together --
@@ -135,7 +143,7 @@ class Simulator:
         s["r"][:n0], s["complained"][:n0] = r, complained
         s["activated"][:n0] = first - tenure_days * DAY
         c = self.cust
-        c["created"][: c["n"]] = self.month_starts[-1]
+        c["created"][: c["n"]] = self.month_starts[0]
         np.minimum.at(c["created"], s["cust"][:n0], s["activated"][:n0])
         # holdings at start follow each service's penetration, more for data-heavy brands, bundles planted
         initial_holdings(rng, s, np.arange(n0), VAS_ALL, 1.0, BRAND_CODES)
@@ -249,7 +257,7 @@ class Simulator:
         age_days = (rng.uniform(18, 70, k) * 365.25).astype(int)
         birth = self.month_starts[0] - age_days * DAY
         c["birth"][idx] = birth
-        c["created"][idx] = np.minimum(np.asarray(since, "datetime64[D]"), self.month_starts[-1])
+        c["created"][idx] = np.asarray(since, "datetime64[D]")  # never clamped by the run length: months stay identical
         c["star"][idx] = np.minimum(rng.poisson(1.5, k), 7)
         c["name"][idx] = self.names.person_names(k, gender)
         c["idno"][idx] = self.names.id_numbers(rng, city, birth, gender)
@@ -837,6 +845,8 @@ class Simulator:
                     "cost": cost / 100,
                 }
             )
+        if self.platform is not None:  # the platform's target lists for this month, one campaign per rule
+            self.platform.run(self, m, period, ms, days, camp_rows, contacts, responses, out)
         self._emit("campaign", period, camp_rows, created_at)
         self._emit("campaign_contact", period, _concat(contacts), created_at)
         self._emit("campaign_response", period, _concat(responses), created_at)
@@ -889,7 +899,8 @@ class Simulator:
                 sel = camp["resp_product"] == prod
                 j = VAS_IDX[prod]
                 new = ~s["hold"][subs[sel], j]
-                chosen = subs[sel][new]
+                new[np.setdiff1d(np.arange(len(new)), np.unique(subs[sel], return_index=True)[1])] = False
+                chosen = subs[sel][new]  # one order per subscriber, if two campaigns offered the same product
                 add(chosen, prod, "order", int(prod.endswith("_TRIAL")), camp["resp_ts"][sel][new])
                 s["hold"][chosen, j] = True
                 if prod in ("CRBT_TRIAL", "GPRS_TRIAL"):
@@ -1316,6 +1327,8 @@ class Simulator:
             "marketing_opt_out_share": P.MARKETING_OPT_OUT_SHARE,
         }
         _dump(t / "truth.json", doc)
+        if self.platform is not None:
+            _dump(t / "platform_campaigns.json", self.platform.truth_doc())
         _dump(
             t / "group_defects.json",
             {

@@ -332,3 +332,11 @@ PROPENSITY = {
     "NEWS": dict(target=0.010, weights={"gotone": 0.90, "older": 0.70, "tenure_years": 0.15}),
 }
 MARKETING_OPT_OUT_SHARE = 0.03  # subscribers who refused marketing contact (never in a campaign)
+
+# --- the campaign loop: the platform's target lists run as next month's campaigns (issue 9 §5, SPEC §6) ----
+# planted uplift of a rule's treated over its control, by the rule's precedence (how its list was extracted)
+PLATFORM_UPLIFT = {"model": 0.12, "experience": 0.08, "crm_group": 0.05, "default": 0.03}
+# the control group's response rate, by the campaign type of the offered product
+PLATFORM_CONTROL_RATE = {"retention": 0.05, "trial_package": 0.10, "data_product": 0.04, "activation": 0.03}
+# cost per treated (contacted) subscriber, yuan, by channel
+PLATFORM_COST_PER_CONTACT = {"sms": 0.1, "ussd": 0.1, "wap_push": 0.2, "hall": 2.0, "10086": 3.0, "outbound": 5.0}
