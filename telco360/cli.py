@@ -33,6 +33,7 @@ def _period(text: str, option: str = "--period", kinds: tuple[str, ...] = ("mont
 
 def cmd_generate(args) -> int:
     from telco360.simulator.generate import GenerateConfig, generate
+    from telco360.simulator.platform_campaigns import CampaignFileError
 
     out = Path(args.out) if args.out else paths().landing
     try:  # before generating anything: can we write there at all?
@@ -52,6 +53,7 @@ def cmd_generate(args) -> int:
             encoding=args.encoding,
             faults=args.faults,
             progress=not args.quiet,
+            campaigns_from=Path(args.campaigns_from) if args.campaigns_from else None,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
@@ -60,6 +62,9 @@ def cmd_generate(args) -> int:
     t0 = time.perf_counter()
     try:
         result = generate(cfg)
+    except CampaignFileError as exc:  # the target lists cannot run: name the file and the row
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:  # e.g. the disk filled up, or a folder became unwritable, half way
         where = exc.filename or out
         print(f"error: cannot write the landing folder {where}: {exc.strerror or exc}", file=sys.stderr)
@@ -360,6 +365,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--out", help="landing folder (default: $TELCO360_HOME/landing)")
     g.add_argument("--encoding", default="utf-8", choices=["utf-8", "gbk"])
     g.add_argument("--faults", action="store_true", help="also plant known-bad deliveries (_truth/faults.json)")
+    g.add_argument(
+        "--campaigns-from",
+        metavar="FILE",
+        help="the platform's target lists (parquet or csv: campaign_month, rule_id, sub_id, product_id, channel, "
+        "is_control, score, precedence), run as campaigns in their campaign_month",
+    )
     g.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     g.set_defaults(func=cmd_generate)
 

@@ -19,7 +19,11 @@ import pyarrow.parquet as pq
 
 from telco360.contracts import load_contracts
 from telco360.simulator import params as P
+from telco360.simulator import steady_state
+from telco360.simulator.handsets import capability, draw_handsets
 from telco360.simulator.names import NameMaker
+from telco360.simulator.platform_campaigns import PlatformCampaigns, load_campaign_file
+from telco360.simulator.propensity import PropensityPlanter, bundle_keep, capable, initial_holdings
 from telco360.simulator.writer import DeliveryWriter
 
 DAY = np.timedelta64(1, "D")
@@ -45,6 +49,7 @@ class GenerateConfig:
     faults: bool = False
     rows_per_part: int = P.ROWS_PER_PART
     progress: bool = True
+    campaigns_from: Path | None = None  # the platform's target lists, run as campaigns (platform_campaigns.py)
 
     def __post_init__(self):
         if self.subscribers < 1500:
@@ -69,6 +74,13 @@ class Simulator:
         self.truth_dir = Path(cfg.out) / "_truth"
         self.truth: dict = {"monthly": {}, "campaigns": [], "ringback": {}, "gprs_trial": {}}
         self.churn_rows: list[pa.Table] = []
+        self.planter = PropensityPlanter()
+        self.platform = None
+        if cfg.campaigns_from is not None:  # checked whole before anything is written
+            periods = [str(ms.astype("datetime64[M]")) for ms in self.month_starts]
+            products = set(VAS_IDX) | {p[1] for p in PLANS}
+            rows = load_campaign_file(cfg.campaigns_from, periods, products)
+            self.platform = PlatformCampaigns(cfg.campaigns_from, rows)
         self.next_ids = {"txn": 1, "event": 1, "campaign": 1, "contact": 1, "response": 1, "ticket": 1}
 
     # -- randomness: one independent stream per component, so outputs don't shift together --
@@ -93,7 +105,10 @@ class Simulator:
             "activated": np.zeros(cap, "datetime64[D]"),
             "act_type": np.zeros(cap, np.int8),
             "channel": np.zeros(cap, np.int32),
-            "tac": np.zeros(cap, np.int32),
+            "tac": np.zeros(cap, np.int64),
+            "handset": np.zeros(cap, np.int16),
+            "data_user": np.zeros(cap, bool),
+            "opt_out": np.zeros(cap, bool),
             "contract_end": np.full(cap, np.datetime64("NaT"), "datetime64[D]"),
             "mou": np.zeros(cap),
             "sms": np.zeros(cap),
@@ -113,26 +128,50 @@ class Simulator:
             "protected": np.zeros(cap, bool),
             "fake": np.zeros(cap, bool),
             "suspended": np.zeros(cap, bool),
-            "trial_crbt": np.full(cap, -9, np.int16),
-            "trial_gprs": np.full(cap, -9, np.int16),
+            # the last month of the subscriber's latest trial (trials last 1..TRIAL_MAX_MONTHS months)
+            "trial_crbt": np.full(cap, -99, np.int16),
+            "trial_gprs": np.full(cap, -99, np.int16),
             "disc": np.zeros(cap),
         }
         self.build_channels()
         self.cust = {"n": 0}
         first = self.month_starts[0]
-        tenure_days = (rng.gamma(1.6, 700, n0)).astype(int) + 1
-        self._add_subscribers(rng, n0, first - tenure_days * DAY, np.zeros(n0, np.int8))
-        self.s["r"][:n0] = np.maximum(0.0, rng.normal(P.R_INIT_MEAN, P.R_INIT_SD, n0))
-        # holdings at start follow each service's penetration, more for data-heavy brands
-        for j, v in enumerate(VAS_ALL):
-            pen = v[8]
-            if pen > 0:
-                bias = np.where(s["brand"][:n0] == 1, 1.4, np.where(s["brand"][:n0] == 0, 1.2, 0.7))
-                s["hold"][:n0, j] = rng.random(n0) < pen * bias
-        s["hold"][:n0, VAS_IDX["GPRS20"]] &= ~s["hold"][:n0, VAS_IDX["GPRS5"]]
+        self._add_subscribers(rng, n0, first - DAY, np.zeros(n0, np.int8))
+        # month 1 starts from the stationary state of what the churn model reads (steady_state.py)
+        offset = np.array([P.BRANDS[b]["churn_offset"] for b in BRAND_CODES])[s["brand"][:n0]]
+        r, complained, short, tenure_days = steady_state.warm_up(self._rng("warm-up"), s["postpaid"][:n0], offset)
+        s["r"][:n0], s["complained"][:n0] = r, complained
+        s["activated"][:n0] = first - tenure_days * DAY
+        c = self.cust
+        c["created"][: c["n"]] = self.month_starts[0]
+        np.minimum.at(c["created"], s["cust"][:n0], s["activated"][:n0])
+        # holdings at start follow each service's penetration, more for data-heavy brands, bundles planted
+        initial_holdings(rng, s, np.arange(n0), VAS_ALL, 1.0, BRAND_CODES)
+        self._trials_in_progress(rng, n0)
         postpaid = s["postpaid"][:n0]
         s["bill_prev"][:n0] = np.where(postpaid, (rng.gamma(4, 30, n0) * 100).astype(np.int64), 0)
+        s["arrears"][:n0] = np.where(short, s["bill_prev"][:n0] // 2, 0)
         self.build_groups()
+
+    def _trials_in_progress(self, rng, n0: int) -> None:
+        """Month 1 starts with the trials the campaigns of the months before left running (stationary share)."""
+        s = self.s
+        for ctype, offer, _, share, ctrl_share, ctrl_rate, uplift, *_ in P.CAMPAIGNS:
+            if ctype != "trial_package":
+                continue
+            starts = share * (ctrl_share * ctrl_rate + (1 - ctrl_share) * (ctrl_rate + uplift))
+            # x the mean remaining length, less the share the campaigns cannot reach again (cool-down)
+            running = starts * (P.TRIAL_MAX_MONTHS + 1) / 2 * 0.7
+            field, full = ("trial_crbt", "CRBT") if offer == "CRBT_TRIAL" else ("trial_gprs", "GPRS5")
+            pool = np.flatnonzero(~s["hold"][:n0, VAS_IDX[full]])
+            if offer == "GPRS_TRIAL":  # the same pool as the campaign's: GoTone, GPRS handset, no package
+                pool = pool[(s["brand"][pool] == 0) & capability(s["handset"][pool], "gprs")]
+                pool = pool[~s["hold"][pool, VAS_IDX["GPRS20"]]]
+            chosen = rng.choice(pool, min(len(pool), round(running * n0)), replace=False)
+            s["hold"][chosen, VAS_IDX[offer]] = True
+            s[field][chosen] = rng.integers(0, P.TRIAL_MAX_MONTHS, len(chosen))
+            if offer == "GPRS_TRIAL":
+                self._start_data_use(rng, chosen[~s["data_user"][chosen]])
 
     def _add_subscribers(self, rng, k: int, activated, act_type) -> np.ndarray:
         s, i0 = self.s, self.n
@@ -163,16 +202,23 @@ class Simulator:
             s["sms"][idx[m]] = bp["sms"] * rng.lognormal(0, 0.7, cnt)
             s["data"][idx[m]] = bp["data_mb"] * rng.lognormal(0, 0.9, cnt)
             has_contract = s["postpaid"][idx[m]] & (rng.random(cnt) < bp["contract_share"])
-            ends = self.month_starts[0] + rng.integers(0, 24 * 30, cnt) * DAY
+            start = np.maximum(np.asarray(activated, "datetime64[D]"), self.month_starts[0])
+            start = start[m] if np.ndim(start) else start
+            ends = start + rng.integers(0, P.CONTRACT_MONTHS * 30, cnt) * DAY
             s["contract_end"][idx[m]] = np.where(has_contract, ends, np.datetime64("NaT"))
             s["disc"][idx[m]] = np.where(has_contract, 0.10, 0.0)
         # richer plans go with heavier use
         fee = np.array([p[3] for p in PLANS])[s["plan"][idx]]
-        s["mou"][idx] *= 1 + fee / 300
+        s["mou"][idx] *= (1 + fee / 300) * P.MOU_SCALE
         s["offnet"][idx] = rng.beta(2, 8, k)
         s["roamer"][idx] = rng.random(k) < P.ROAMER_SHARE
         s["contacts"][idx] = 8 + rng.gamma(3, 8, k)
-        s["tac"][idx] = rng.integers(35_000_000, 86_999_999, k)
+        s["handset"][idx], s["tac"][idx] = draw_handsets(rng, k)
+        s["opt_out"][idx] = rng.random(k) < P.MARKETING_OPT_OUT_SHARE  # refused marketing contact, for good
+        # only data users on a GPRS handset use mobile data at all (GPRS users were a minority in 2008)
+        user_share = np.array([P.DATA_USER_SHARE[b] for b in BRAND_CODES])[brand]
+        s["data_user"][idx] = capability(s["handset"][idx], "gprs") & (rng.random(k) < user_share)
+        s["data"][idx] *= s["data_user"][idx]
         city = s["city"][idx]
         s["channel"][idx] = self._pick_channel(rng, city)
         # customers: most subscribers are their own customer, some are a second line
@@ -211,7 +257,7 @@ class Simulator:
         age_days = (rng.uniform(18, 70, k) * 365.25).astype(int)
         birth = self.month_starts[0] - age_days * DAY
         c["birth"][idx] = birth
-        c["created"][idx] = np.minimum(np.asarray(since, "datetime64[D]"), self.month_starts[-1])
+        c["created"][idx] = np.asarray(since, "datetime64[D]")  # never clamped by the run length: months stay identical
         c["star"][idx] = np.minimum(rng.poisson(1.5, k), 7)
         c["name"][idx] = self.names.person_names(k, gender)
         c["idno"][idx] = self.names.id_numbers(rng, city, birth, gender)
@@ -525,10 +571,7 @@ class Simulator:
         act_day = ms + rng.integers(0, days, gross) * DAY
         act_type = (rng.random(gross) < P.PORT_IN_SHARE).astype(np.int8)
         new_idx = self._add_subscribers(rng, gross, act_day, act_type)
-        for j, v in enumerate(VAS_ALL):
-            if v[8] > 0:
-                s["hold"][new_idx, j] = rng.random(gross) < v[8] * 0.5
-        s["hold"][new_idx, VAS_IDX["GPRS20"]] &= ~s["hold"][new_idx, VAS_IDX["GPRS5"]]
+        initial_holdings(rng, s, new_idx, VAS_ALL, 0.5, BRAND_CODES)
         s["r"][new_idx] = np.maximum(0.0, rng.normal(P.R_INIT_MEAN, P.R_INIT_SD, gross))
         # ---- disengagement evolves; it shows in this month's usage ----
         idx = np.concatenate([start_idx, new_idx])
@@ -553,6 +596,13 @@ class Simulator:
         s["suspended"][idx] = (s["arrears"][idx] > 0) & s["postpaid"][idx] & (rng.random(len(idx)) < 0.5)
         # ---- snapshots at month end ----
         self.write_snapshots(rng, m, idx, ms, me, period, created_at)
+        if m + 1 < self.cfg.months:  # who orders what next month, from this month's data
+            self.planter.plan(s, self.cust, idx, totals, me, period, BRAND_CODES, {p: VAS_IDX[p] for p in VAS_IDX})
+        # contracts ending this month: most who stay sign a new one (the contract-end driver stays stationary)
+        ce = s["contract_end"][idx]
+        renew = idx[(ce >= ms) & (ce <= me) & np.isnat(s["deact"][idx])]
+        renew = renew[rng.random(len(renew)) < P.CONTRACT_RENEW_SHARE]
+        s["contract_end"][renew] += P.CONTRACT_MONTHS * 30 * DAY
         s["alive"][churners] = False
         self.truth["monthly"][period] = {
             "subscribers_at_start": n_start_alive,
@@ -582,18 +632,11 @@ class Simulator:
         }
         z = sum(P.CHURN_WEIGHTS[k] * v for k, v in drivers.items())
         z = z + np.array([P.BRANDS[b]["churn_offset"] for b in BRAND_CODES])[s["brand"][idx]]
-        if m == 0:  # calibrate the intercept once so the first month averages CHURN_TARGET
-            lo, hi = -12.0, 4.0
-            for _ in range(60):
-                mid = (lo + hi) / 2
-                if sigmoid(mid + z).mean() > P.CHURN_TARGET:
-                    hi = mid
-                else:
-                    lo = mid
-            self.intercept = (lo + hi) / 2
-        p = sigmoid(self.intercept + z)
-        p = np.where(s["group"][idx] >= 0, p * P.GROUP_MEMBER_CHURN_FACTOR, p)
-        p = np.where(s["protected"][idx] | s["fake"][idx], 0.0, p)
+        factor = np.where(s["group"][idx] >= 0, P.GROUP_MEMBER_CHURN_FACTOR, 1.0)
+        factor = np.where(s["protected"][idx] | s["fake"][idx], 0.0, factor)
+        if m == 0:  # one intercept for all months: the first month (stationary, steady_state.py) averages the target
+            self.intercept = steady_state.calibrate_intercept(z, P.CHURN_TARGET, factor)
+        p = factor * sigmoid(self.intercept + z)
         return p, drivers
 
     def apply_group_churn_rules(self, rng, idx, churn, m):
@@ -651,7 +694,7 @@ class Simulator:
         cell_codes = np.char.add(
             np.array(CITY_CODES)[s["city"][idx]].astype(str), np.char.zfill(((idx * 7919) % 4000).astype(str), 5)
         )
-        tot = {k: np.zeros(len(idx)) for k in ("mou_out", "mou_in", "sms", "mms", "data", "roam")}
+        tot = {k: np.zeros(len(idx)) for k in ("mou_out", "mou_in", "sms", "mms", "data", "roam", "dc", "days")}
         for d in range(days):
             rng = self._rng("usage", m * 100 + d)
             on = (first_i <= d) & (last_i >= d)
@@ -696,6 +739,8 @@ class Simulator:
                 ("mms", mms),
                 ("data", data),
                 ("roam", roam),
+                ("dc", dc),
+                ("days", 1),
             ):
                 tot[key][sel] += val
             bar.update(1)
@@ -709,18 +754,22 @@ class Simulator:
         contacts = {k: [] for k in self.contracts["campaign_contact"].column_names}
         responses = {k: [] for k in self.contracts["campaign_response"].column_names}
         alive_early = idx[(s["activated"][idx] < ms) & (np.isnat(s["deact"][idx]) | (s["deact"][idx] > ms + 5 * DAY))]
+        alive_early = alive_early[~s["opt_out"][alive_early]]  # opted-out subscribers are never contacted
         spend_proxy = s["mou"][alive_early] * np.exp(-P.USAGE_DECAY_PER_R * s["r"][alive_early])
         for ctype, offer, name, share, ctrl_share, ctrl_rate, uplift, cost_per, channel in P.CAMPAIGNS:
             brand = None
             if offer == "CRBT_TRIAL":
-                pool = alive_early[~s["hold"][alive_early, VAS_IDX["CRBT"]] & (s["trial_crbt"][alive_early] < 0)]
+                pool = alive_early[
+                    ~s["hold"][alive_early, VAS_IDX["CRBT"]] & (s["trial_crbt"][alive_early] < m - P.TRIAL_COOLDOWN)
+                ]
             elif offer == "GPRS_TRIAL":
                 brand = "GOTONE"
                 pool = alive_early[
                     (s["brand"][alive_early] == 0)
+                    & capability(s["handset"][alive_early], "gprs")
                     & ~s["hold"][alive_early, VAS_IDX["GPRS5"]]
                     & ~s["hold"][alive_early, VAS_IDX["GPRS20"]]
-                    & (s["trial_gprs"][alive_early] < 0)
+                    & (s["trial_gprs"][alive_early] < m - P.TRIAL_COOLDOWN)
                 ]
             elif offer == "GPRS5":
                 pool = alive_early[(s["data"][alive_early] > 20) & ~s["hold"][alive_early, VAS_IDX["GPRS5"]]]
@@ -736,6 +785,9 @@ class Simulator:
                 continue
             targets = np.sort(rng.choice(pool, n_target, replace=False))
             is_control = rng.random(n_target) < ctrl_share
+            if not is_control.any() or is_control.all():  # a small campaign still has both arms
+                is_control[:] = False
+                is_control[rng.integers(0, n_target)] = True
             responded = rng.random(n_target) < np.where(is_control, ctrl_rate, ctrl_rate + uplift)
             cid = self.next_ids["campaign"]
             self.next_ids["campaign"] += 1
@@ -793,6 +845,8 @@ class Simulator:
                     "cost": cost / 100,
                 }
             )
+        if self.platform is not None:  # the platform's target lists for this month, one campaign per rule
+            self.platform.run(self, m, period, ms, days, camp_rows, contacts, responses, out)
         self._emit("campaign", period, camp_rows, created_at)
         self._emit("campaign_contact", period, _concat(contacts), created_at)
         self._emit("campaign_response", period, _concat(responses), created_at)
@@ -822,7 +876,9 @@ class Simulator:
             field = "trial_crbt" if trial == "CRBT_TRIAL" else "trial_gprs"
             ending = idx[(s[field][idx] == m - 1) & s["alive"][idx]]
             ending = ending[np.isnat(s["deact"][ending])]
-            keep = rng.random(len(ending)) < keep_rate
+            # exactly the keep rate's share keeps (chosen at random): the planted rate, without sampling noise
+            keep = np.zeros(len(ending), bool)
+            keep[rng.permutation(len(ending))[: round(keep_rate * len(ending))]] = True
             when = (ms + DAY).astype("datetime64[s]") + rng.integers(0, 86400, len(ending)).astype("timedelta64[s]")
             add(ending, trial, "cancel", 1, when)
             add(ending[keep], full, "order", 0, when[keep] + np.timedelta64(60, "s"))
@@ -843,23 +899,46 @@ class Simulator:
                 sel = camp["resp_product"] == prod
                 j = VAS_IDX[prod]
                 new = ~s["hold"][subs[sel], j]
-                chosen = subs[sel][new]
+                new[np.setdiff1d(np.arange(len(new)), np.unique(subs[sel], return_index=True)[1])] = False
+                chosen = subs[sel][new]  # one order per subscriber, if two campaigns offered the same product
                 add(chosen, prod, "order", int(prod.endswith("_TRIAL")), camp["resp_ts"][sel][new])
                 s["hold"][chosen, j] = True
-                if prod == "CRBT_TRIAL":
-                    s["trial_crbt"][chosen] = m
-                elif prod == "GPRS_TRIAL":
-                    s["trial_gprs"][chosen] = m
-        # organic orders and cancels
+                if prod in ("CRBT_TRIAL", "GPRS_TRIAL"):
+                    field = "trial_crbt" if prod == "CRBT_TRIAL" else "trial_gprs"
+                    s[field][chosen] = m + rng.integers(0, P.TRIAL_MAX_MONTHS, len(chosen))
+        # organic orders and cancels: the five modelled products follow the planted propensities of last
+        # month (propensity.py), the others a flat rate; nobody orders what the handset cannot use
+        planted = self.planter.draw(rng)
+        window = np.zeros(self.n, np.int64)
+        window[idx] = ((last - first) / DAY).astype(int) + 1
         for j, v in enumerate(P.VAS):
             holders = s["hold"][idx, j]
-            order_p = P.VAS_MONTHLY_ORDER_RATE * v[8] / 0.1
-            new = idx[~holders & stay & (rng.random(len(idx)) < order_p)]
-            cancel = idx[holders & (rng.random(len(idx)) < P.VAS_MONTHLY_CANCEL_RATE * (1 + s["r"][idx]))]
+            if v[0] in planted:
+                new = planted[v[0]][~s["hold"][planted[v[0]], j]]
+                start = np.maximum(s["activated"][new], ms)
+                when = (start + (rng.random(len(new)) * window[new]).astype(int) * DAY).astype("datetime64[s]")
+                when = when + rng.integers(0, 86400, len(new)).astype("timedelta64[s]")
+                add(new, v[0], "order", 0, when)
+                s["hold"][new, j] = True
+                new = new[:0]
+            else:
+                order_p = P.VAS_MONTHLY_ORDER_RATE * v[8] / 0.1
+                new = idx[~holders & stay & (rng.random(len(idx)) < order_p) & capable(s, idx, v[0])]
+            cancel_rate = P.VAS_CANCEL_RATE.get(v[0], P.VAS_MONTHLY_CANCEL_RATE) * (1 + s["r"][idx])
+            cancel_rate = cancel_rate / bundle_keep(s, idx, v[0], VAS_IDX)
+            cancel = idx[holders & (rng.random(len(idx)) < cancel_rate)]
             add(new, v[0], "order", 0)
             add(cancel, v[0], "cancel", 0)
             s["hold"][new, j] = True
             s["hold"][cancel, j] = False
+        # a GPRS package (or trial) makes its holder a data user from next month on
+        packs = [VAS_IDX[c] for c in P.GPRS_PACK_MB]
+        has_pack = s["hold"][idx][:, packs].any(axis=1)
+        self._start_data_use(rng, idx[has_pack & ~s["data_user"][idx]])
+        # and some data users without a package stop using data (keeps the GPRS user share stationary)
+        stop = idx[~has_pack & s["data_user"][idx] & (rng.random(len(idx)) < P.DATA_USER_STOP_RATE)]
+        s["data_user"][stop] = False
+        s["data"][stop] = 0.0
         sp_of = {v[0]: v[7] for v in VAS_ALL}
         subs = np.concatenate(ev["sub"]) if ev["sub"] else np.array([], np.int64)
         codes = np.concatenate(ev["code"]) if ev["code"] else np.array([], object)
@@ -878,6 +957,12 @@ class Simulator:
             "channel_id": self.s["channel"][subs[order]],
             "is_trial": np.concatenate(ev["trial"])[order] if n else np.array([], np.int8),
         }
+
+    def _start_data_use(self, rng, subs) -> None:
+        s = self.s
+        s["data_user"][subs] = True
+        median = np.array([P.BRANDS[b]["data_mb"] for b in BRAND_CODES])[s["brand"][subs]]
+        s["data"][subs] = median * rng.lognormal(0, 0.9, len(subs))
 
     # ---------------------------------------------------------------- billing
     def write_billing(self, rng, m, idx, first, last, days, tot, camp, period, created_at):
@@ -1070,8 +1155,9 @@ class Simulator:
                 "status_at": status_at,
                 "deactivation_reason": reason,
                 "channel_id": s["channel"][idx],
-                "imei_tac": s["tac"][idx].astype(str).astype(object),
+                "imei_tac": np.char.zfill(s["tac"][idx].astype(str), 8).astype(object),
                 "contract_end": s["contract_end"][idx],
+                "marketing_opt_out": s["opt_out"][idx].astype(np.int8),
             },
             created_at,
         )
@@ -1215,6 +1301,7 @@ class Simulator:
         t = self.truth_dir
         t.mkdir(parents=True, exist_ok=True)
         pq.write_table(pa.concat_tables(self.churn_rows), t / "churn_truth.parquet")
+        pq.write_table(self.planter.truth_table(SUB_ID0), t / "propensity_truth.parquet")
         doc = {
             "generator": {
                 "subscribers": self.cfg.subscribers,
@@ -1235,8 +1322,13 @@ class Simulator:
             "ringback_trials": self.truth["ringback"],
             "gprs_trials": self.truth["gprs_trial"],
             "campaigns": self.truth["campaigns"],
+            "propensity": self.planter.truth_doc(),
+            "bundles": [{"antecedent": a, "consequent": b, "planted_factor": f} for a, b, f in P.BUNDLES],
+            "marketing_opt_out_share": P.MARKETING_OPT_OUT_SHARE,
         }
         _dump(t / "truth.json", doc)
+        if self.platform is not None:
+            _dump(t / "platform_campaigns.json", self.platform.truth_doc())
         _dump(
             t / "group_defects.json",
             {

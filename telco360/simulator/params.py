@@ -97,7 +97,7 @@ ROAMER_SHARE = 0.06
 # (product_id, name, type, category, fee, is_new_business, is_data_vas, sp_code, penetration)
 VAS = [
     ("CRBT", "彩铃", "vas", "crbt", 5, 1, 1, None, 0.30),
-    ("MUSIC", "无线音乐俱乐部", "vas", "vas_music", 6, 1, 1, "SP801", 0.08),
+    ("MUSIC", "无线音乐俱乐部", "vas", "vas_music", 6, 1, 1, "SP801", 0.05),
     ("NEWS", "手机报", "vas", "vas_info", 3, 1, 1, "SP802", 0.15),
     ("FETION", "飞信会员", "vas", "vas_im", 5, 1, 1, None, 0.05),
     ("MAIL139", "139手机邮箱", "vas", "vas_mail", 5, 1, 1, None, 0.05),
@@ -110,15 +110,22 @@ VAS = [
     ("VMAIL", "语音信箱", "voice_vas", "vas_voice", 3, 1, 0, None, 0.02),
 ]
 GPRS_PACK_MB = {"GPRS5": 30, "GPRS20": 150, "GPRS_TRIAL": 50}
-# trial packages: campaign-generated revenue (SPEC §4)
+# trial packages: campaign-generated revenue (SPEC §4). Trial revenue is ~14% of data-VAS revenue (SPEC §9):
+# with data VAS ~RMB 22 a subscriber a month that is ~RMB 3, so the packages are priced as bundles (songs or
+# traffic included) and the trial campaigns below reach a large part of the base every month
 TRIALS = [
-    ("CRBT_TRIAL", "彩铃体验包", "trial", "crbt", 2, 1, 1, None, 0.0),
-    ("GPRS_TRIAL", "全球通GPRS体验包", "trial", "gprs", 5, 1, 1, None, 0.0),
+    ("CRBT_TRIAL", "彩铃体验包", "trial", "crbt", 15, 1, 1, None, 0.0),
+    ("GPRS_TRIAL", "全球通GPRS体验包", "trial", "gprs", 30, 1, 1, None, 0.0),
 ]
+TRIAL_MAX_MONTHS = 6  # a trial lasts 1..6 months (uniform), billed every month, then kept or cancelled
+TRIAL_COOLDOWN = 6  # months after a trial before the subscriber can be offered the same trial again
 RINGBACK_KEEP_RATE = 0.70  # share of ringback-trial users who keep ringback (001)
 GPRS_TRIAL_KEEP_RATE = 0.45  # share of GPRS-trial users who buy a GPRS package afterwards
 VAS_MONTHLY_ORDER_RATE = 0.010  # organic orders per non-holder per month, x penetration/0.1
 VAS_MONTHLY_CANCEL_RATE = 0.03
+# ringback gets many holders from trials (70% keep): a higher cancel rate keeps its penetration stationary
+VAS_CANCEL_RATE = {"CRBT": 0.09}
+DATA_USER_STOP_RATE = 0.02  # data users without a GPRS package who stop using data, per month
 
 # --- churn model: the planted truth (SPEC §5) ----------------------------------------------
 # disengagement r >= 0 evolves per month: r' = max(0, R_DECAY*r + N(0, R_NOISE)) + drift shock
@@ -137,7 +144,7 @@ CHURN_WEIGHTS = {
     "low_tenure": 0.60,  # tenure under 6 months
     "arrears": 0.90,  # owes money at the previous month end
 }
-CHURN_TARGET = 0.033  # intercept calibrated so the first month's mean matches
+CHURN_TARGET = 0.0331  # the one intercept is calibrated so the (stationary) first month averages this (SPEC §9)
 PORT_OUT_SHARE = 0.15  # of voluntary churners
 GROUP_MEMBER_CHURN_FACTOR = 0.5  # group members churn less
 RETENTION_EFFECT = 0.5  # accepting a retention offer halves disengagement
@@ -151,8 +158,8 @@ SUBS_PER_CUSTOMER_EXTRA = 0.10  # share of subscribers that are a customer's sec
 # (type, offer product, name, share of base targeted, control share, control rate, uplift,
 #  cost per contact, channel)
 CAMPAIGNS = [
-    ("trial_package", "CRBT_TRIAL", "彩铃体验包推广", 0.040, 0.15, 0.04, 0.16, 0.3, "sms"),
-    ("trial_package", "GPRS_TRIAL", "全球通GPRS体验", 0.020, 0.15, 0.03, 0.12, 0.3, "sms"),
+    ("trial_package", "CRBT_TRIAL", "彩铃体验包推广", 0.160, 0.15, 0.2129, 0.1679, 0.3, "sms"),
+    ("trial_package", "GPRS_TRIAL", "全球通GPRS体验", 0.020, 0.15, 0.2129, 0.1679, 0.3, "sms"),
     ("data_product", "GPRS5", "GPRS流量包营销", 0.030, 0.10, 0.03, 0.05, 0.2, "wap_push"),
     ("care", "CALLERID", "高价值客户关怀", 0.010, 0.20, 0.2129, 0.1679, 5.0, "outbound"),
     ("retention", "P_GT88", "高危客户挽留", 0.015, 0.20, 0.05, 0.20, 8.0, "outbound"),
@@ -208,3 +215,128 @@ GROUP_DEFECT_SHARE = 0.012  # share of groups planted with each defect (at least
 
 # --- output ------------------------------------------------------------------------------
 ROWS_PER_PART = 1_000_000
+
+
+# --- steady state (issue 9: churn must not drift) -------------------------------------------
+# The population is warmed up before month 1: the disengagement process, complaints, short payments and
+# churn-and-replacement run this many months, so month 1 starts from the process's stationary state and
+# the one fixed churn model (intercept calibrated once) gives a flat monthly churn rate.
+WARMUP_MONTHS = 48
+CONTRACT_RENEW_SHARE = 0.70  # of subscribers whose contract ends in a month and who stay: a new one
+CONTRACT_MONTHS = 24
+
+# --- usage scale -------------------------------------------------------------------------------
+# MOU (outgoing + incoming) ~492 min/month (SPEC §9): the brands' mou_out above are medians, this scales
+# them so the population mean lands on the anchor after the plan, decay and partial-month effects
+MOU_SCALE = 0.92
+
+# --- handsets (SPEC §10: handset library for MMS, GPRS, KJava; 001 @22%) -------------------------------
+# (vendor, model, tac, gprs, mms, java, music, wap, share) - a 2008 province: basic phones without GPRS,
+# many feature phones without Java or a music player, a few smartphones. TACs are invented but 8 digits.
+HANDSETS = [
+    ("Nokia", "1110", "35435600", 0, 0, 0, 0, 0, 0.050),
+    ("Nokia", "1200", "35560800", 0, 0, 0, 0, 0, 0.040),
+    ("Nokia", "1600", "35398200", 0, 0, 0, 0, 0, 0.030),
+    ("Motorola", "C118", "35164400", 0, 0, 0, 0, 0, 0.020),
+    ("Samsung", "C188", "35461700", 0, 0, 0, 0, 0, 0.020),
+    ("Lenovo", "E210", "86012300", 0, 0, 0, 0, 0, 0.020),
+    ("Amoi", "A102", "86045100", 0, 0, 0, 0, 0, 0.010),
+    ("Nokia", "2610", "35292100", 1, 1, 0, 0, 1, 0.040),
+    ("Nokia", "2626", "35321800", 1, 1, 0, 0, 1, 0.030),
+    ("Nokia", "6070", "35439000", 1, 1, 0, 0, 1, 0.025),
+    ("Motorola", "W220", "35352700", 1, 1, 0, 0, 1, 0.020),
+    ("Motorola", "V3", "35226400", 1, 1, 0, 0, 1, 0.025),
+    ("Samsung", "E258", "35487300", 1, 1, 0, 0, 1, 0.020),
+    ("Samsung", "C3010", "35497400", 1, 1, 0, 0, 1, 0.015),
+    ("Lenovo", "i909", "86027800", 1, 1, 0, 0, 1, 0.015),
+    ("Amoi", "A8", "86051200", 1, 1, 0, 0, 1, 0.015),
+    ("TCL", "i780", "86033500", 1, 1, 0, 0, 1, 0.015),
+    ("Konka", "R6166", "86061900", 1, 1, 0, 0, 1, 0.015),
+    ("ZTE", "F160", "86070400", 1, 1, 0, 0, 1, 0.015),
+    ("Bird", "D660", "86081600", 1, 1, 0, 0, 1, 0.015),
+    ("Gionee", "V6500", "86094200", 1, 1, 0, 0, 1, 0.010),
+    ("Nokia", "2630", "35377100", 1, 1, 1, 0, 1, 0.035),
+    ("Nokia", "6300", "35394000", 1, 1, 1, 0, 1, 0.030),
+    ("Nokia", "3110c", "35413600", 1, 1, 1, 0, 1, 0.025),
+    ("Motorola", "L7", "35251300", 1, 1, 1, 0, 1, 0.020),
+    ("Motorola", "K1", "35326500", 1, 1, 1, 0, 1, 0.015),
+    ("Samsung", "E748", "35529900", 1, 1, 1, 0, 1, 0.015),
+    ("Samsung", "U608", "35541200", 1, 1, 1, 0, 1, 0.010),
+    ("SonyEricsson", "K750c", "35303700", 1, 1, 1, 0, 1, 0.015),
+    ("SonyEricsson", "K790c", "35442900", 1, 1, 1, 0, 1, 0.010),
+    ("LG", "KG90", "35412200", 1, 1, 1, 0, 1, 0.010),
+    ("Philips", "9@9q", "35458600", 1, 1, 1, 0, 1, 0.010),
+    ("Lenovo", "P930", "86029100", 1, 1, 1, 0, 1, 0.010),
+    ("Nokia", "5300", "35427700", 1, 1, 1, 1, 1, 0.025),
+    ("Nokia", "5310", "35460300", 1, 1, 1, 1, 1, 0.020),
+    ("Nokia", "7610", "35471900", 1, 1, 1, 1, 1, 0.010),
+    ("SonyEricsson", "W550c", "35313800", 1, 1, 1, 1, 1, 0.015),
+    ("SonyEricsson", "W810c", "35339600", 1, 1, 1, 1, 1, 0.015),
+    ("SonyEricsson", "W910c", "35476500", 1, 1, 1, 1, 1, 0.010),
+    ("Samsung", "F268", "35518300", 1, 1, 1, 1, 1, 0.010),
+    ("Motorola", "E6", "35373400", 1, 1, 1, 1, 1, 0.010),
+    ("Motorola", "ROKR E8", "35502800", 1, 1, 1, 1, 1, 0.010),
+    ("Nokia", "N73", "35365200", 1, 1, 1, 1, 1, 0.025),
+    ("Nokia", "N95", "35430100", 1, 1, 1, 1, 1, 0.015),
+    ("Nokia", "E63", "35532600", 1, 1, 1, 1, 1, 0.010),
+    ("Nokia", "N78", "35508400", 1, 1, 1, 1, 1, 0.010),
+    ("Dopod", "P800", "35467300", 1, 1, 1, 1, 1, 0.010),
+    ("Apple", "iPhone 3G", "01161200", 1, 1, 0, 1, 1, 0.005),
+    ("BlackBerry", "8310", "35403800", 1, 1, 1, 0, 1, 0.005),
+]
+UNKNOWN_TAC_SHARE = 0.015  # handsets not in the library (grey imports): basic phones by definition
+# data users: of subscribers whose handset supports GPRS, the share that uses mobile data at all.
+# GPRS users were a minority in 2008 (*assumed* 30-40% of active subscribers, issue 9)
+DATA_USER_SHARE = {"GOTONE": 0.50, "MZONE": 0.62, "EASYOWN": 0.36}
+
+# --- what each service needs from the handset (a TAC outside the library is a basic phone) ----------
+# one of gprs|mms|java|music|wap|none; a GPRS package also needs the subscriber to be a data user
+PRODUCT_NEEDS = {
+    "CRBT": "none",
+    "CRBT_TRIAL": "none",
+    "MUSIC": "music",
+    "NEWS": "mms",  # the mobile newspaper is delivered as MMS
+    "FETION": "java",
+    "MAIL139": "wap",
+    "D12580": "none",
+    "MONTERNET": "wap",
+    "GPRS5": "gprs",
+    "GPRS20": "gprs",
+    "GPRS_TRIAL": "gprs",
+    "CALLERID": "none",
+    "FORWARD": "none",
+    "VMAIL": "none",
+}
+
+# --- bundles: planted co-holding (issue 9 §4; 001 @65%) -----------------------------------------------
+# (antecedent, consequent, planted_factor): holding the antecedent multiplies the chance of holding the
+# consequent at start by the factor, and adds log(factor) to the logit of ordering it (propensity below)
+BUNDLES = [
+    ("CRBT", "MUSIC", 8.0),
+    ("FETION", "GPRS5", 5.0),
+    ("D12580", "NEWS", 5.0),
+]
+
+# --- planted propensities (issue 9 §4; SPEC §10): the true model of "a non-holder in month t orders P in
+# t+1". logit p = intercept + sum(weight x driver), drivers from month t's data (driver names below);
+# the intercept is calibrated once so the first month's capable non-holders order at `target` on average.
+# A handset without PRODUCT_NEEDS[P] gives p = 0. Bundles add log(planted_factor) x holds_<antecedent>.
+# drivers: log_data_mb, log_sms (ln(1 + month's total)), log_contacts (ln(1 + average daily distinct
+# contacts)), mzone, gotone (brand), young (age < 30), older (age >= 40), tenure_years (capped at 10),
+# holds_<PRODUCT> (held at month t's end)
+PROPENSITY = {
+    "CRBT": dict(target=0.020, weights={"log_contacts": 0.70, "holds_CALLERID": 0.80, "mzone": 0.60}),
+    "GPRS5": dict(target=0.008, weights={"log_data_mb": 0.55, "mzone": 0.50}),
+    "FETION": dict(target=0.005, weights={"log_sms": 0.60, "mzone": 0.80}),
+    "MUSIC": dict(target=0.012, weights={"young": 0.90, "mzone": 0.30}),
+    "NEWS": dict(target=0.010, weights={"gotone": 0.90, "older": 0.70, "tenure_years": 0.15}),
+}
+MARKETING_OPT_OUT_SHARE = 0.03  # subscribers who refused marketing contact (never in a campaign)
+
+# --- the campaign loop: the platform's target lists run as next month's campaigns (issue 9 §5, SPEC §6) ----
+# planted uplift of a rule's treated over its control, by the rule's precedence (how its list was extracted)
+PLATFORM_UPLIFT = {"model": 0.12, "experience": 0.08, "crm_group": 0.05, "default": 0.03}
+# the control group's response rate, by the campaign type of the offered product
+PLATFORM_CONTROL_RATE = {"retention": 0.05, "trial_package": 0.10, "data_product": 0.04, "activation": 0.03}
+# cost per treated (contacted) subscriber, yuan, by channel
+PLATFORM_COST_PER_CONTACT = {"sms": 0.1, "ussd": 0.1, "wap_push": 0.2, "hall": 2.0, "10086": 3.0, "outbound": 5.0}
