@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-MARTS = ["customer_360", "group_customer_value", "kpi_monthly", "campaign_effect"]
+MARTS = [
+    "customer_360",
+    "group_customer_value",
+    "kpi_monthly",
+    "campaign_effect",
+    "ml_features",
+    "segment_rules",
+    "segment_summary",
+    "product_associations",
+]
 
 
 def raw_asset(source: str):

@@ -28,6 +28,9 @@ kpis as (
         {{ ratio('data_mb', 'average_subscribers') }} as dou,
         {{ ratio('new_business_revenue', 'operating_revenue') }} as new_business_share,
         new_business_revenue - campaign_revenue + campaign_effective_revenue as effective_new_business_revenue,
+        -- effective data-VAS revenue = data VAS x (1 - data-VAS discount rate), the discount rate being
+        -- campaign / data VAS: written as the difference so it is exact in decimals and 0 (not null) without
+        -- data VAS. Not the add-back formula of effective new business (nothing of the campaign is kept here).
         data_vas_revenue - campaign_revenue as effective_data_vas_revenue,
         {{ ratio('new_business_revenue - campaign_revenue + campaign_effective_revenue', 'operating_revenue') }}
             as effective_new_business_share,
