@@ -1,0 +1,1 @@
+"""Models trained on marts.ml_features: churn, behavioural clusters, propensity."""
