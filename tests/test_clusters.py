@@ -157,7 +157,7 @@ def test_planted_roamers_become_a_fifth_cluster_named_for_roaming():
 def test_stability_of_a_population_with_five_percent_moved(month1, model1, month2):
     labels1, df1 = month1
     labels2, df2, moved = month2
-    model2 = clusters.fit_clusters(df2, seed=1)
+    model2 = clusters.fit_clusters(df2, k=4, seed=1)  # refitted independently
     # month 2 loses 500 subscribers and gains 300 new ones: only the common ones are compared
     df2 = pd.concat(
         [df2.iloc[500:], planted_frame(planted_labels(300, seed=5), seed=6).assign(sub_id=lambda d: d.sub_id + 10**6)]
@@ -211,8 +211,19 @@ def test_log_to_mlflow_records_k_choice_figures_tables_and_a_loadable_model(tmp_
         artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "clusters")}
         assert {"clusters/cluster_profiles.png", "clusters/cluster_sizes.png"} <= artifacts
         assert {"clusters/profiles.json", "clusters/migration.json", "clusters/k_selection.json"} <= artifacts
-        loaded = mlflow.sklearn.load_model(info.model_uri)
-        X = clusters.cluster_features(df1.head(200))
-        assert (loaded.predict(X) == clusters.predict(model1, df1.head(200))["cluster_id"]).all()
+        assert info.signature.inputs.input_names() == clusters.FEATURES
+        assert (mlflow.sklearn.load_model(info.model_uri).predict(clusters.cluster_features(df1.head(50))) >= 0).all()
+        loaded = clusters.load_from_mlflow(run.info.run_id)
+        assert loaded.k == model1.k and loaded.names == model1.names
+        pd.testing.assert_frame_equal(clusters.predict(loaded, df1), clusters.predict(model1, df1))
     finally:
         mlflow.set_tracking_uri(None)
+
+
+def test_names_stay_unique_when_two_clusters_share_a_profile():
+    z = pd.DataFrame(0.0, index=[0, 1, 2], columns=clusters.FEATURES)
+    z.loc[[0, 1], "log_data_mb"] = 1.5  # two identical heavy-data clusters and one with no trait at all
+    names = clusters._name_clusters(z, pd.Series([2.0, 2.0, 1.0]), sizes=pd.Series([300, 200, 100]))
+    assert names[0] == "heavy data, high value"
+    assert names[1] == "heavy data, high value (1)"
+    assert names[2] == "mixed use, mid value"
