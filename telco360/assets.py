@@ -11,6 +11,7 @@ MARTS = [
     "segment_rules",
     "segment_summary",
     "product_associations",
+    "campaign_rule_candidates",
 ]
 
 

@@ -310,6 +310,24 @@ def cmd_score(args) -> int:
     return 0 if result.published else 1
 
 
+def cmd_targets(args) -> int:
+    from telco360.ml.actions import export_targets
+
+    month = None
+    if args.month:
+        from datetime import date
+
+        month = date.fromisoformat(_period(args.month, "--month", ("monthly",)) + "-01")
+    with open_warehouse(args.warehouse, read_only=True) as db:
+        try:
+            campaign_month, rows = export_targets(db, month, args.out)
+        except LookupError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+    print(f"wrote {rows:,} target-list rows for the campaigns of {campaign_month} to {args.out}")
+    return 0
+
+
 def cmd_models(args) -> int:
     from telco360.ml import registry
 
@@ -423,6 +441,10 @@ def build_parser() -> argparse.ArgumentParser:
     sc = sub.add_parser("score", help="score a published month with the champions, check and publish")
     sc.add_argument("--month", metavar="YYYY-MM", help="default: the latest published month")
     sc.set_defaults(func=cmd_score)
+    tg = sub.add_parser("targets", help="export the published target lists as next month's campaign file")
+    tg.add_argument("--out", required=True, metavar="FILE", help=".parquet or .csv (for generate --campaigns-from)")
+    tg.add_argument("--month", metavar="YYYY-MM", help="features month (default: the latest listed)")
+    tg.set_defaults(func=cmd_targets)
     mo = sub.add_parser(
         "models", help="the model registry: list, report (champions vs the oracle, target lists), promote, rollback"
     )
@@ -430,7 +452,19 @@ def build_parser() -> argparse.ArgumentParser:
     mo.add_argument("name", nargs="?")
     mo.add_argument("version", nargs="?")
     mo.set_defaults(func=cmd_models)
-    for verb in (i, b, a, q, d, s, mr, tr, sc, mo):  # the same option, with the same meaning, on every warehouse verb
+    for verb in (
+        i,
+        b,
+        a,
+        q,
+        d,
+        s,
+        mr,
+        tr,
+        sc,
+        mo,
+        tg,
+    ):  # the same option, with the same meaning, on every warehouse verb
         verb.add_argument(
             "--warehouse",
             choices=WAREHOUSES,

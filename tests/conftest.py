@@ -126,3 +126,33 @@ def fresh_pg_ingest_schemas() -> str:
         con.execute("DROP SCHEMA IF EXISTS raw CASCADE")
         con.execute("DROP SCHEMA IF EXISTS audit CASCADE")
     return dsn
+
+
+MODELS = dict(subscribers=10_000, months=5, start="2026-01", seed=11)
+
+
+@pytest.fixture(scope="session")
+def ml_home(data_root) -> Path:
+    """A TELCO360_HOME with a 10,000-subscriber × 5-month operator built, gated and published, the models
+    trained on it (MLflow under the home) and its latest month scored and published: built once per session.
+    The operator's planted truth is at <home>/truth."""
+    from telco360.db import open_warehouse
+    from telco360.ml.jobs import train_all
+    from telco360.ml.scoring import score_month
+
+    landing = make_landing(data_root, "landing_models", **MODELS)
+    raw = data_root / "ml_raw"
+    raw.mkdir()
+    load_duckdb(landing, raw / "warehouse.duckdb")
+    home = data_root / "ml_home"
+    result = build_and_gate(raw / "warehouse.duckdb", home)
+    assert result.published, result.text()
+    (home / "truth").symlink_to(landing / "_truth")
+    (home / "landing").symlink_to(landing)
+    with telco360_home(home):
+        with open_warehouse("duckdb", read_only=True) as db:
+            train_all(db, "all", landing / "_truth", progress=lambda line: None)
+        with open_warehouse("duckdb") as db:
+            scored = score_month(db)
+        assert scored.published, scored.lines()
+    return home

@@ -31,7 +31,7 @@ def dagbag(manifest):
 
 def test_dags_import_without_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert {"ingest_extracts", "build_warehouse"} <= set(dagbag.dag_ids)
+    assert {"ingest_extracts", "build_warehouse", "train_models", "score_customers"} <= set(dagbag.dag_ids)
 
 
 def test_dag_files_parse_fast(dagbag):
@@ -140,3 +140,24 @@ def test_a_rejected_delivery_fails_the_ingest_report_not_the_loads(dagbag):
     report = dag.get_task("report")
     assert report.retries == 0 and report.trigger_rule == "all_success"
     assert dag.get_task("audit_raw").upstream_task_ids.isdisjoint({"report"})
+
+
+def test_model_dags_chain_through_assets(dagbag):
+    """Publication -> train_models -> score_customers, through assets, with no manual step."""
+    build, train, score = (dagbag.dags[d] for d in ("build_warehouse", "train_models", "score_customers"))
+    published = {o.name for t in build.tasks for o in t.outlets}
+    assert "marts.ml_features" in published
+    train_on = (
+        {a.name for a in train.timetable.asset_condition.iter_assets().values()}
+        if hasattr(train.timetable.asset_condition, "iter_assets")
+        else {str(train.timetable.asset_condition)}
+    )
+    assert any("marts.ml_features" in name for name in train_on)
+    trained = {o.name for t in train.tasks for o in t.outlets}
+    assert trained == {"models.trained"}
+    score_on = str(score.timetable.asset_condition)
+    assert "models.trained" in score_on
+    assert {o.name for t in score.tasks for o in t.outlets} >= {"marts.churn_scores"}
+    for dag in (train, score):
+        assert dag.catchup is False and dag.start_date.tzinfo is not None and dag.doc_md
+        assert all(t.pool == "warehouse_writer" for t in dag.tasks)

@@ -30,6 +30,7 @@ from telco360.ml.train import (
     label_values,
     metrics,
     prepare,
+    refit_on_train_and_valid,
     split_by_time,
     split_stratified,
 )
@@ -138,7 +139,7 @@ def train_classifier(
     else:
         split = split_stratified(rows.reset_index(drop=True), label_values(rows[label], label), settings.seed)
     cands = fit_candidates(split, label, cols, settings)
-    chosen = best(cands)
+    chosen = refit_on_train_and_valid(best(cands), split, label, cols, settings)
     y_te = label_values(split.test[label], label)
     y_va = label_values(split.valid[label], label)
     X_te = prepare(split.test, cols)

@@ -154,4 +154,49 @@ def train_all(db: Warehouse, which: str, truth_dir, progress=print) -> list[str]
                 continue
             lines += result.lines()
             progress("\n".join(result.lines()))
+    if which in ("segments", "all"):
+        seg = train_segments(db, features=features)
+        lines += seg
+        progress("\n".join(seg))
+    return lines
+
+
+def train_segments(db: Warehouse, features=None):
+    """Behavioural clusters on the latest gated month (k chosen by the logged criterion), their stability
+    against the month before, logged and registered as telco360-segments. Clusters have no holdout metric to
+    beat: each fit on a newly gated month becomes the champion, the previous one is kept for rollback."""
+    import mlflow
+
+    from telco360.ml import clusters, registry
+    from telco360.ml.tracking import setup
+
+    df, tags, _ = features if features is not None else load_features(db)
+    months = sorted(df["month"].unique())
+    curr = df[df["month"] == months[-1]]
+    model = clusters.fit_clusters(curr, seed=C.TrainSettings().seed)
+    stab = None
+    if len(months) > 1:
+        prev = df[df["month"] == months[-2]]
+        prev_model = clusters.fit_clusters(prev, k=model.k, seed=C.TrainSettings().seed)
+        stab = clusters.stability(prev_model, model, prev, curr)
+    setup(C.SEGMENT_EXPERIMENT)
+    month_text = pd.Timestamp(months[-1]).strftime("%Y-%m")
+    with mlflow.start_run(run_name=f"{C.SEGMENT_MODEL} {month_text}") as run:
+        mlflow.set_tags({**tags, "data.fit_month": month_text, "model_name": C.SEGMENT_MODEL})
+        info = clusters.log_to_mlflow(model, stability_result=stab)
+        mv = registry.register(
+            C.SEGMENT_MODEL,
+            info.model_uri,
+            run.info.run_id,
+            "Behavioural clusters (KMeans on scaled usage and revenue mix) with readable names.",
+        )
+        decision = registry.Decision(True, [f"clusters fitted on {month_text}, which passed the gate"])
+        registry.apply(C.SEGMENT_MODEL, str(mv.version), decision)
+    names = ", ".join(model.names[i] for i in range(model.k))
+    lines = [f"{C.SEGMENT_MODEL}: k={model.k} ({names}); version {mv.version} -> champion"]
+    if stab:
+        lines.append(
+            f"  stability {pd.Timestamp(months[-2]):%Y-%m} -> {month_text}: adjusted Rand {stab['ari_same_model']:.3f} "
+            f"(same model), {stab['ari_refit']:.3f} (refitted); {stab['stay_share']:.0%} stay in their cluster"
+        )
     return lines

@@ -18,7 +18,14 @@ from telco360.db import Warehouse
 from telco360.ml import config as C
 from telco360.ml.frames import read_frame, replace_months
 
-OUTPUTS = ["churn_scores", "propensity_scores"]  # grown by the segment and targeting steps
+OUTPUTS = [
+    "churn_scores",
+    "propensity_scores",
+    "customer_segments",
+    "customer_offers",
+    "campaign_targets",
+    "campaign_suppressions",
+]
 SCORE_LAYER = "scores"
 
 
@@ -171,6 +178,16 @@ def score_month(db: Warehouse, month: date | None = None, publish_outputs: bool 
     t0 = time.perf_counter()
     outputs["propensity_scores"] = score_propensity(props, features, month)
     result.seconds["propensity"] = time.perf_counter() - t0
+    from telco360.ml.actions import customer_segments, offers_and_targets
+
+    t0 = time.perf_counter()
+    outputs["customer_segments"], seg_version = customer_segments(db, features, month)
+    if seg_version:
+        result.models[C.SEGMENT_MODEL] = seg_version
+    result.seconds["segments"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    outputs.update(offers_and_targets(db, features, outputs["churn_scores"], outputs["propensity_scores"], month))
+    result.seconds["offers_and_targets"] = time.perf_counter() - t0
     outputs = {k: v for k, v in outputs.items() if not v.empty}
     write_candidates(db, outputs, month)
     result.rows = {k: len(v) for k, v in outputs.items()}

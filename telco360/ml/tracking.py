@@ -24,6 +24,7 @@ def quiet() -> None:
     warnings.filterwarnings("ignore", module="mlflow")
     warnings.filterwarnings("ignore", category=UserWarning, module="sklearn")
     os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
 
 

@@ -247,6 +247,21 @@ def best(candidates: list[Candidate], metric: str = "roc_auc") -> Candidate:
     return max(candidates, key=lambda c: c.valid[metric])
 
 
+def refit_on_train_and_valid(chosen: Candidate, split: Split, label: str, cols: Columns, settings: TrainSettings):
+    """The chosen kind, refitted on the training and validation periods together (more, and more recent,
+    data), then judged once on the test period: the served model is this one."""
+    import time
+
+    both = pd.concat([split.train, split.valid])
+    t0 = time.perf_counter()
+    model = make_estimator(chosen.kind, cols, settings).fit(prepare(both, cols), label_values(both[label], label))
+    secs = time.perf_counter() - t0
+    p_te = model.predict_proba(prepare(split.test, cols))[:, 1]
+    return Candidate(
+        chosen.kind, model, chosen.valid, metrics(label_values(split.test[label], label), p_te), p_te, secs
+    )
+
+
 def importance(model, X: pd.DataFrame, y: np.ndarray, settings: TrainSettings) -> pd.DataFrame:
     """Permutation importance (drop in ROC AUC) on a sample of the validation rows."""
     from sklearn.inspection import permutation_importance

@@ -210,7 +210,7 @@ class Simulator:
         # richer plans go with heavier use
         fee = np.array([p[3] for p in PLANS])[s["plan"][idx]]
         s["mou"][idx] *= (1 + fee / 300) * P.MOU_SCALE
-        s["offnet"][idx] = rng.beta(2, 8, k)
+        s["offnet"][idx] = rng.beta(*P.OFFNET_BASE_BETA, k)
         s["roamer"][idx] = rng.random(k) < P.ROAMER_SHARE
         s["contacts"][idx] = 8 + rng.gamma(3, 8, k)
         s["handset"][idx], s["tac"][idx] = draw_handsets(rng, k)

@@ -133,7 +133,10 @@ R_INIT_MEAN, R_INIT_SD = -0.6, 1.0
 R_DECAY, R_NOISE = 0.85, 0.30
 R_DRIFT_SHARE, R_DRIFT_SHOCK = 0.05, 1.2  # share of subscribers starting to drift away each month
 USAGE_DECAY_PER_R = 0.35  # usage multiplier exp(-0.35 r): falling ARPU/MOU/DOU
-OFFNET_PER_R = 0.10  # off-net call share rises with r
+# off-net call share = a subscriber's own base + OFFNET_PER_R x r: heavy use of competitors is the visible
+# face of disengagement (SPEC §5 "high-value leaking"), strong enough that a model can read r from it
+OFFNET_PER_R = 0.30
+OFFNET_BASE_BETA = (16, 64)  # base share ~ Beta(16, 64): mean 0.20, sd 0.045
 COMPLAINT_BASE, COMPLAINT_PER_R = 0.012, 0.05
 ARREARS_BASE, ARREARS_PER_R = 0.03, 0.10  # postpaid: chance of not paying the bill in full
 # logit of next month's churn probability = intercept + sum of these weights x drivers

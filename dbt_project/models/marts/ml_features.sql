@@ -8,6 +8,7 @@
                          'CALLERID', 'FORWARD', 'VMAIL'] %}
 {%- set propensity_products = ['CRBT', 'GPRS5', 'FETION', 'MUSIC', 'NEWS'] %}
 {%- set horizon = var('churn_horizon_months') | int %}
+{%- set trial_of = {'CRBT': 'on_ringback_trial', 'GPRS5': 'on_gprs_trial'} %}
 with c360 as (
     select * from {{ ref('customer_360') }}
 ),
@@ -133,9 +134,7 @@ select
     c.campaign_contacts,
     c.campaign_responses,
     {{ month_end('c.month') }} - cast(mh.last_contacted_at as date) as days_since_contact,
-    -- the CRM opt-out flag (stg_crm__subscribers.marketing_opt_out) is not delivered by the source yet:
-    -- until it is, nobody counts as opted out
-    false as opted_out,
+    coalesce(crm.opted_out, false) as opted_out,
     {% for p in held_services -%}
     coalesce(hd.holds_{{ p | lower }}, false) as holds_{{ p | lower }},
     {% endfor -%}
@@ -149,6 +148,10 @@ select
     {% for p in propensity_products -%}
     case
         when nl.month is null or coalesce(hd.holds_{{ p | lower }}, false) then null
+        {%- if p in trial_of %}
+        -- on the trial package: the trial decides (its keep rate), not the subscriber's propensity
+        when c.{{ trial_of[p] }} then null
+        {%- endif %}
         else coalesce(nx.takes_{{ p | lower }}, false)
     end as orders_{{ p | lower }}_next{{ "," if not loop.last }}
     {% endfor %}
@@ -156,6 +159,7 @@ from c360 as c
 left join c360 as prev on prev.month = {{ add_months('c.month', -1) }} and prev.sub_id = c.sub_id
 left join usage as u on u.month = c.month and u.sub_id = c.sub_id
 left join handsets as hs on hs.tac = c.imei_tac
+left join {{ ref('stg_crm__subscribers') }} as crm on crm.snapshot_month = c.month and crm.sub_id = c.sub_id
 left join held as hd on hd.month = c.month and hd.sub_id = c.sub_id
 left join {{ ref('int_service__complaint_history') }} as ch on ch.month = c.month and ch.sub_id = c.sub_id
 left join {{ ref('int_marketing__contact_history') }} as mh on mh.month = c.month and mh.sub_id = c.sub_id

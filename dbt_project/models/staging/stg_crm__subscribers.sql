@@ -21,5 +21,6 @@ select
     channel_id,
     imei_tac,
     contract_end,
+    marketing_opt_out = 1 as opted_out,
     _load_id as load_id
 from source
