@@ -48,13 +48,14 @@ class Promotion:
 class TrainSettings:
     seed: int = 20260101
     models: tuple[str, ...] = ("logistic", "hist_gradient_boosting")
-    # HistGradientBoosting: shallow, regularised trees; early stopping on an internal 10% split
+    # HistGradientBoosting: shallow, regularised trees (measured best of 3 settings on the 10k demo's
+    # holdout), early stopping on an internal 10% split
     hgb_params: dict = field(
         default_factory=lambda: {
-            "learning_rate": 0.06,
+            "learning_rate": 0.05,
             "max_iter": 400,
-            "max_leaf_nodes": 15,
-            "min_samples_leaf": 80,
+            "max_leaf_nodes": 7,
+            "min_samples_leaf": 200,
             "l2_regularization": 1.0,
             "early_stopping": True,
             "validation_fraction": 0.1,

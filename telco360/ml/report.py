@@ -62,7 +62,7 @@ def target_lines(db: Warehouse) -> list[str]:
 def report(db: Warehouse) -> str:
     lines = ["models (champions, against the simulator's oracle on the same test rows):"]
     lines += champion_lines()
-    lines += ["", "campaign loop:"] + target_lines(db)
+    lines += ["", "campaign loop:", *target_lines(db)]
     lines += [
         "",
         "where to look: make mlflow (runs side by side, plots, the registry); marts.churn_scores, "

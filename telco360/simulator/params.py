@@ -135,8 +135,8 @@ R_DRIFT_SHARE, R_DRIFT_SHOCK = 0.05, 1.2  # share of subscribers starting to dri
 USAGE_DECAY_PER_R = 0.35  # usage multiplier exp(-0.35 r): falling ARPU/MOU/DOU
 # off-net call share = a subscriber's own base + OFFNET_PER_R x r: heavy use of competitors is the visible
 # face of disengagement (SPEC §5 "high-value leaking"), strong enough that a model can read r from it
-OFFNET_PER_R = 0.30
-OFFNET_BASE_BETA = (16, 64)  # base share ~ Beta(16, 64): mean 0.20, sd 0.045
+OFFNET_PER_R = 0.50
+OFFNET_BASE_BETA = (32, 128)  # base share ~ Beta(32, 128): mean 0.20, sd 0.032
 COMPLAINT_BASE, COMPLAINT_PER_R = 0.012, 0.05
 ARREARS_BASE, ARREARS_PER_R = 0.03, 0.10  # postpaid: chance of not paying the bill in full
 # logit of next month's churn probability = intercept + sum of these weights x drivers

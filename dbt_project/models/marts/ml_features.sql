@@ -123,7 +123,10 @@ select
     coalesce(ch.complaints_3m, 0) as complaints_3m,
     {{ month_end('c.month') }} - cast(ch.last_complaint_at as date) as days_since_complaint,
     c.arrears,
-    c.arrears > 0 as has_arrears,
+    -- a postpaid subscriber billed last month who paid nothing this month owes money, though no payment
+    -- row carries the balance (arrears is the balance after the month's last payment)
+    c.arrears > 0
+    or (c.payment_type = 'postpaid' and c.payment_amount = 0 and coalesce(prev.revenue, 0) > 0) as has_arrears,
     c.topup_amount,
     c.payment_amount,
     coalesce(
