@@ -195,3 +195,50 @@ def test_candidate_runs_log_metrics_plots_and_model(mlflow_store):
     assert {r.data.params["model"] for r in children} == {"logistic", "hist_gradient_boosting"}
     model_files = {f.path for f in c.list_artifacts(res.run_id)}
     assert "feature_importance.json" in model_files
+
+
+@pytest.mark.postgres
+def test_outputs_replace_whole_months_on_both_engines(tmp_path, monkeypatch):
+    """The write-back of scores: a month is replaced whole in one transaction, other months stay, and the
+    types (DATE months, booleans, text, numbers) come back the same from DuckDB and PostgreSQL."""
+    import datetime as dt
+    import os
+
+    import duckdb
+
+    from telco360.db import open_warehouse
+    from telco360.ml.frames import read_frame, replace_months
+
+    if not os.environ.get("TELCO360_PG_DSN"):
+        pytest.fail("TELCO360_PG_DSN is not set: `make test` starts the private PostgreSQL server")
+    monkeypatch.setenv("TELCO360_HOME", str(tmp_path))
+    duckdb.connect(str(tmp_path / "warehouse.duckdb")).close()
+    jan, feb = dt.date(2026, 1, 1), dt.date(2026, 2, 1)
+
+    def frame(month, n, flag):
+        return pd.DataFrame(
+            {
+                "month": pd.Timestamp(month),
+                "sub_id": np.arange(n, dtype="int64"),
+                "score": np.linspace(0, 1, n),
+                "is_control": flag,
+                "reason": "rule:X",
+            }
+        )
+
+    results = {}
+    for kind in ("duckdb", "postgres"):
+        with open_warehouse(kind) as db:
+            db.execute("DROP SCHEMA IF EXISTS test_scores CASCADE")
+            replace_months(db, "test_scores", "t", frame(jan, 5, False), [jan])
+            replace_months(db, "test_scores", "t", frame(feb, 3, True), [feb])
+            replace_months(db, "test_scores", "t", frame(feb, 2, False), [feb])  # February again: replaced
+            got = read_frame(db, "SELECT * FROM test_scores.t ORDER BY month, sub_id")
+            db.execute("DROP SCHEMA test_scores CASCADE")
+        results[kind] = got
+        assert got.groupby("month").size().tolist() == [5, 2]
+        assert [type(m) for m in got["month"].head(1)] in ([dt.date], [pd.Timestamp])
+        assert not got.loc[got["month"].astype(str).str.startswith("2026-02"), "is_control"].any()
+    d, p = results["duckdb"], results["postgres"]
+    assert d["score"].tolist() == pytest.approx(p["score"].tolist())
+    assert d["reason"].tolist() == p["reason"].tolist() and d["sub_id"].tolist() == p["sub_id"].tolist()
