@@ -179,7 +179,15 @@ def test_target_lists_obey_caps_policy_suppression_and_control_share(ml_home):
     scores = c.execute("SELECT sub_id, churn_probability FROM marts.churn_scores WHERE month = ?", [month]).df()
     ret = t[t["precedence"] == "model"].merge(scores, on="sub_id")
     ret = ret[ret["product_id"].str.startswith("P_")]
-    assert len(ret) > 0 and ret["churn_probability"].mean() > 2 * scores["churn_probability"].mean()
+    top = float(
+        c.execute("SELECT value FROM reference.campaign_policy WHERE parameter = 'model_top_share'").fetchone()[0]
+    )
+    brand = f["brand"]
+    scores["brand"] = brand.reindex(scores["sub_id"]).to_numpy()
+    floor = scores.groupby("brand")["churn_probability"].quantile(1 - top)
+    ret["brand"] = brand.reindex(ret["sub_id"]).to_numpy()
+    assert len(ret) > 0
+    assert (ret["churn_probability"] >= ret["brand"].map(floor) - 1e-9).all()  # from the brand's top share
     # every exclusion is counted per rule
     sup = c.execute("SELECT reason, sum(excluded) FROM marts.campaign_suppressions WHERE month = ? GROUP BY 1", [month])
     assert dict(sup.fetchall()).get("opted_out", 0) > 0

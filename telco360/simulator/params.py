@@ -328,7 +328,7 @@ BUNDLES = [
 # contacts)), mzone, gotone (brand), young (age < 30), older (age >= 40), tenure_years (capped at 10),
 # holds_<PRODUCT> (held at month t's end)
 PROPENSITY = {
-    "CRBT": dict(target=0.020, weights={"log_contacts": 0.70, "holds_CALLERID": 0.80, "mzone": 0.60}),
+    "CRBT": dict(target=0.020, weights={"log_contacts": 1.20, "holds_CALLERID": 1.20, "mzone": 0.80}),
     "GPRS5": dict(target=0.008, weights={"log_data_mb": 0.55, "mzone": 0.50}),
     "FETION": dict(target=0.005, weights={"log_sms": 0.60, "mzone": 0.80}),
     "MUSIC": dict(target=0.012, weights={"young": 0.90, "mzone": 0.30}),
