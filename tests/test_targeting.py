@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import duckdb
+import jinja2
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,7 +15,8 @@ import pytest
 from telco360.ml.offers import TargetingInputError, build_offers
 from telco360.ml.targeting import SUPPRESSION_REASONS, build_targets, control_draw
 
-SEEDS = Path(__file__).resolve().parent.parent / "dbt_project" / "seeds"
+DBT = Path(__file__).resolve().parent.parent / "dbt_project"
+SEEDS = DBT / "seeds"
 MONTH = pd.Timestamp("2026-03-01")
 HOLDS = ["crbt", "gprs5", "gprs20", "fetion", "music", "news", "mail139", "d12580", "monternet", "callerid",
          "forward", "vmail"]  # fmt: skip
@@ -53,6 +56,12 @@ def synthetic(n: int, seed_value: int = 1) -> dict[str, pd.DataFrame]:
     f["days_since_contact"] = np.where(rng.random(n) < 0.2, rng.integers(0, 120, n), np.nan)
     f["opted_out"] = rng.random(n) < 0.03
     f["revenue"] = rng.gamma(2, 40, n).round(2)
+    f["age_years"] = rng.integers(15, 70, n)
+    f["sms_out"] = rng.poisson(rng.gamma(1.5, 80, n))
+    f["data_mb"] = rng.gamma(0.8, 40, n).round(1)
+    f["mou"] = rng.gamma(2, 120, n).round(0)
+    f["is_group_member"] = rng.random(n) < 0.13
+    f["distinct_contacts_avg"] = rng.gamma(3, 10, n).round(1)
     active = f[f["is_active"]]
     churn = pd.DataFrame({"month": MONTH, "sub_id": active["sub_id"], "churn_probability": rng.beta(1, 20, len(active)),
                           "model_name": "telco360-churn", "model_version": "3"})  # fmt: skip
@@ -234,11 +243,13 @@ def test_platform_lists_of_the_month_before_count_as_recent_contacts(data):
     treated = set(first.loc[~first["is_control"], "sub_id"])
     assert set(again["sub_id"]) == set(first.loc[first["is_control"], "sub_id"])
     recent = suppressions.set_index("reason")["excluded"]["contacted_recently"]
-    assert recent == len(treated) + excluded_plainly(data["features"], "FETION", POLICY).reindex(
-        [s for s in pool["sub_id"] if s in set(data["features"].query("is_active")["sub_id"])]
-    ).eq("contacted_recently").sum()  # fmt: skip
-    unchanged, _ = targets_of(data, rules=rules, candidates=pool, recent=older)
-    assert set(unchanged["sub_id"]) == set(first["sub_id"])
+    active = set(data["features"].query("is_active")["sub_id"])
+    reason = excluded_plainly(data["features"], "FETION", POLICY)[[s for s in pool["sub_id"] if s in active]]
+    assert recent == len(treated) + reason.eq("contacted_recently").sum()
+    # three months back is not recent, and a rerun of the same month does not suppress itself
+    for earlier in (older, first):
+        unchanged, _ = targets_of(data, rules=rules, candidates=pool, recent=earlier)
+        assert set(unchanged["sub_id"]) == set(first["sub_id"])
 
 
 def test_control_group_share_reproducible_and_seeded():
@@ -342,3 +353,35 @@ def test_bad_rule_names_the_file_and_rule(data):
     wrong_family = pd.DataFrame([rule("R2", "FETION", "experience", 10, family="content")])
     with pytest.raises(TargetingInputError, match=r"rule R2: family 'content'"):
         targets_of(data, rules=wrong_family)
+
+
+def test_rule_candidates_model_selects_each_rules_condition(data):
+    """campaign_rule_candidates.sql (it only uses ref()) run by DuckDB on the synthetic features."""
+    sql = jinja2.Template((DBT / "models" / "marts" / "campaign_rule_candidates.sql").read_text()).render(
+        ref=lambda name: name
+    )
+    rules = seed("campaign_rules")
+    con = duckdb.connect()
+    con.register("ml_features", data["features"])
+    con.register("campaign_rules", rules.query("rule_id != 'GRP_FETION'"))  # a rule removed from the seed
+    got = con.execute(sql).df()
+    f = data["features"][data["features"]["is_active"]]
+    expected = {
+        "FETION_CAMPUS": (f["brand"].eq("MZONE") & f["age_years"].between(18, 24), f["sms_out"]),
+        "FETION_SMS_HISTORY": (
+            f["brand"].isin(["MZONE", "GOTONE"]) & (f["sms_out"] >= 100),
+            f["sms_out"] + 1e6 * f["brand"].eq("MZONE"),
+        ),
+        "FETION_HANDSET_GPRS": (f["supports_java"] & (f["data_mb"] >= 50), f["data_mb"]),
+        "CRBT_TRIAL_VOICE": (f["mou"] >= 300, f["mou"]),
+        "GPRS_TRIAL_GOTONE": (f["brand"].eq("GOTONE") & f["supports_gprs"] & (f["data_mb"] > 0), f["data_mb"]),
+        "GRP_VMAIL": (f["is_group_member"], f["revenue"]),
+    }
+    assert set(got["rule_id"]) == set(expected)
+    for rule_id, (condition, score) in expected.items():
+        rows = got[got["rule_id"] == rule_id].set_index("sub_id")["rule_score"].sort_index()
+        want = score[condition.to_numpy()].set_axis(f["sub_id"][condition.to_numpy()]).sort_index()
+        assert len(want) > 10 and rows.index.equals(want.index), rule_id
+        assert np.allclose(rows.to_numpy(), want.to_numpy().astype(float)), rule_id
+    extraction = dict(zip(rules["rule_id"], rules["extraction"], strict=True))
+    assert {extraction[r] for r in got["rule_id"]} == {"experience", "crm_group"}

@@ -188,6 +188,7 @@ class PlatformCampaigns:
                     "control": int(is_control.sum()),
                     "treated": treated,
                     "handset_unsupported": int((~can).sum()),
+                    "opted_out_listed": int(s["opt_out"][subs].sum()),  # the list should have suppressed them
                     "true_control_rate": ctrl_rate,
                     "true_uplift": uplift,
                     "observed_treated_rate": _rate(responded, ~is_control),
