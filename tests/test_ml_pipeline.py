@@ -298,6 +298,8 @@ def test_campaign_loop_recovers_the_planted_uplift(ml_home, data_root, tmp_path)
         "FROM marts_candidate.campaign_effect WHERE campaign_name LIKE '2026-06 %'"
     ).df()
     effect["rule_id"] = effect["campaign_name"].str.split(" ", n=1).str[1]
+    listed = pd.read_parquet(targets)
+    assert set(listed["rule_id"]) <= set(effect["rule_id"])  # one campaign per exported rule (and product)
     checked = 0
     for r in truth["rules"]:
         row = effect[effect["rule_id"] == r["rule_id"]]

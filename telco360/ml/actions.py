@@ -107,6 +107,10 @@ def export_targets(db: Warehouse, month: date | None, out) -> tuple[str, int]:
         raise LookupError(f"no published target lists for {pd.Timestamp(month):%Y-%m}")
     df["campaign_month"] = pd.to_datetime(df["campaign_month"]).dt.strftime("%Y-%m")
     df["is_control"] = df["is_control"].astype(bool).astype(int)
+    # a campaign offers one product: a rule listing several (the default level's brand x terminal offers)
+    # runs as one campaign per product, named <rule>.<product>
+    several = df.groupby("rule_id")["product_id"].transform("nunique") > 1
+    df.loc[several, "rule_id"] = df.loc[several, "rule_id"] + "." + df.loc[several, "product_id"]
     out = Path(out)
     if out.suffix.lower() == ".csv":
         df.to_csv(out, index=False)
