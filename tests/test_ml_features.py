@@ -90,9 +90,12 @@ def test_orders_next_are_takeups_by_non_holders(features, billed_services, landi
     events = read_landing(landing, "vas_subscription")
     orders = events[(events["event"] == "order") & (events["is_trial"] == 0) & events["ts"].str.startswith(nxt)]
     rows = features[features["month"] == first].set_index("sub_id")
+    bills = read_landing(landing, "billing_items")
     for product in PROPENSITY_PRODUCTS:
         label = rows[f"orders_{product.lower()}_next"]
         holders = set(billed_services.query("month == @first and product_id == @product")["sub_id"])
+        trial = {"CRBT": "CRBT_TRIAL", "GPRS5": "GPRS_TRIAL"}.get(product)  # on the trial: the trial decides
+        holders |= set(bills.loc[(bills["bill_month"] == first) & (bills["product_id"] == trial), "sub_id"])
         took = set(orders.loc[orders["service_code"] == product, "sub_id"])
         took |= set(billed_services.query("month == @nxt and product_id == @product")["sub_id"])
         assert label[list(holders)].isna().all(), product
