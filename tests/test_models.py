@@ -242,3 +242,24 @@ def test_outputs_replace_whole_months_on_both_engines(tmp_path, monkeypatch):
     d, p = results["duckdb"], results["postgres"]
     assert d["score"].tolist() == pytest.approx(p["score"].tolist())
     assert d["reason"].tolist() == p["reason"].tolist() and d["sub_id"].tolist() == p["sub_id"].tolist()
+
+
+def test_a_feature_with_no_values_in_the_training_months_is_left_out_and_said(tmp_path, mlflow_store, capsys):
+    """The demo's three months: a 3-month trend is empty in the first months, which train the model.
+    Gradient boosting's binning fails on an all-missing column; the column is left out and recorded."""
+    df = planted_table(n=2000, months=3)
+    df["x1_trend_3m"] = np.where(df["month"] == df["month"].max(), df["x1"], np.nan)
+    path = tmp_path / "short_history.parquet"
+    df.drop(columns=["true_p"]).to_parquet(path)
+    assert main(["train", "--features", str(path), "--label", "churned", "--time-column", "month"]) == 0
+    import mlflow
+    from mlflow import MlflowClient
+
+    mlflow.set_tracking_uri(f"sqlite:///{mlflow_store / 'mlflow.db'}")
+    c = MlflowClient()
+    mv = c.get_model_version_by_alias("telco360-external-short_history", "champion")
+    run = c.get_run(mv.run_id)
+    assert run.data.tags["features_left_out"] == "x1_trend_3m"
+    model = mlflow.sklearn.load_model("models:/telco360-external-short_history@champion")
+    assert "x1_trend_3m" not in set(model.feature_names_in_)
+    assert {"x1", "x2", "noise", "plan"} <= set(model.feature_names_in_)

@@ -29,6 +29,7 @@ from telco360.ml.train import (
     importance,
     label_values,
     metrics,
+    observed,
     prepare,
     refit_on_train_and_valid,
     split_by_time,
@@ -138,6 +139,7 @@ def train_classifier(
         split: Split = split_by_time(rows, time_column)
     else:
         split = split_stratified(rows.reset_index(drop=True), label_values(rows[label], label), settings.seed)
+    cols, unobserved = observed(cols, split.train)
     cands = fit_candidates(split, label, cols, settings)
     chosen = refit_on_train_and_valid(best(cands), split, label, cols, settings)
     y_te = label_values(split.test[label], label)
@@ -166,7 +168,12 @@ def train_classifier(
                 "seed": settings.seed,
             }
         )
-        mlflow.log_dict({"numeric": cols.numeric, "categorical": cols.categorical}, "features.json")
+        mlflow.log_dict(
+            {"numeric": cols.numeric, "categorical": cols.categorical, "left_out_no_values": unobserved},
+            "features.json",
+        )
+        if unobserved:
+            mlflow.set_tag("features_left_out", ",".join(unobserved))
         for cand in cands:
             with mlflow.start_run(run_name=cand.kind, nested=True):
                 mlflow.set_tags({**data_tags, "split": split.how, "label": label})

@@ -49,6 +49,16 @@ def feature_columns(
     return Columns(numeric, categorical)
 
 
+def observed(cols: Columns, train: pd.DataFrame) -> tuple[Columns, list[str]]:
+    """Leave out the numeric features with no observed value in the training rows (a 3-month trend when
+    fewer than three months are delivered): no estimator can learn from them, and gradient boosting's
+    binning fails on them. Returns the kept columns and the names left out."""
+    empty = [c for c in cols.numeric if c not in train.columns or train[c].notna().sum() == 0]
+    if len(empty) == len(cols.numeric) and not cols.categorical:
+        raise TrainingError(f"no feature column has a value in the training rows ({len(train):,} rows)")
+    return Columns([c for c in cols.numeric if c not in empty], list(cols.categorical)), empty
+
+
 def prepare(df: pd.DataFrame, cols: Columns) -> pd.DataFrame:
     """The model's input frame, the same for fitting and scoring: numbers as float (missing = NaN), categories
     as text (missing = 'missing')."""
