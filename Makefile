@@ -36,7 +36,7 @@ MONTHS ?= 3
 START ?= 2026-01
 SEED ?= 42
 
-.PHONY: help install run test lint format airflow-init airflow pg-up pg-down status bench bench-build docs build clean quality audit bench-quality mlflow bench-models
+.PHONY: help install run test lint format airflow-init airflow airflow-down pg-up pg-down status bench bench-build docs build clean quality audit bench-quality mlflow bench-models
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-14s %s\n", $$1, $$2}'
@@ -102,8 +102,11 @@ pg-up: ## start a private PostgreSQL server under var/pg (installs Debian's post
 pg-down: ## stop it
 	@bash infra/pg.sh down
 
-airflow: airflow-init ## the Airflow UI and scheduler on http://localhost:8080 (Ctrl-C stops)
-	$(BIN)/airflow standalone
+airflow: airflow-init ## start Airflow (UI on http://127.0.0.1:8080, scheduler, dag-processor, triggerer) in the background, behind a login
+	@$(BIN)/telco360 airflow up
+
+airflow-down: install ## stop what `make airflow` started
+	@$(BIN)/telco360 airflow down
 
 mlflow: install ## the MLflow UI on http://127.0.0.1:5000: experiments, runs side by side, the registry (Ctrl-C stops)
 	@mkdir -p $(TELCO360_HOME)/mlflow

@@ -52,6 +52,7 @@ if not MANIFEST.exists():
     schedule=RAW_ASSETS,  # all raw assets updated since the last build
     start_date=pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai"),
     catchup=False,
+    is_paused_upon_creation=False,
     max_active_runs=1,
     default_args={"retries": 1, "retry_delay": timedelta(minutes=2), "owner": "data-engineering"},
     tags=["telco360", "dbt", "warehouse"],

@@ -6,16 +6,20 @@ its source contract, loads valid rows into `raw.<source>` and writes rejected ro
 `audit.quarantine` with the rule they broke. Every delivery is recorded in `audit.load_manifest`
 (loaded, skipped as already loaded, or rejected whole with the reason).
 
-One task group per source: `find` lists deliveries not yet loaded (manifest changed or new),
-`load` loads them in period order and emits the `raw.<source>` asset the warehouse build listens to.
-Reruns are safe: a delivery already loaded is skipped; a corrected re-delivery replaces its period
-atomically. A rejected delivery does not stop the others: every source loads what it can, `audit_raw`
-runs, and `report` fails naming each rejected delivery and its rule, so the run shows as failed.
+It polls the landing folder (`TELCO360_INGEST_SCHEDULE`, hourly by default): `pending` lists the
+deliveries not yet loaded (new, or changed since their load) and, when there are none, skips the rest of the
+run. One task group per source: `load` loads its deliveries in period order, and `announce` emits the
+`raw.<source>` asset the warehouse build listens to, only when something was loaded (else it is skipped, so
+a poll that finds nothing new starts no build). Reruns are safe: a delivery already loaded is skipped; a
+corrected re-delivery replaces its period atomically. A rejected delivery does not stop the others: every
+source loads what it can, `audit_raw` runs, and `report` fails naming each rejected delivery and its rule,
+so the run shows as failed.
 Contracts: `telco360 contracts`. Logic: `telco360.ingest` (this file only orchestrates).
 """
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import pendulum
@@ -26,11 +30,14 @@ from telco360.contracts import load_contracts  # a YAML file in the package: no 
 
 SOURCES = list(load_contracts())
 WRITER_POOL = "warehouse_writer"  # one writer at a time on the embedded DuckDB file
+# how often the landing folder is polled; a poll with nothing new ends after one task
+SCHEDULE = os.environ.get("TELCO360_INGEST_SCHEDULE", "@hourly")
 
 
 @dag(
     dag_id="ingest_extracts",
-    schedule="0 6 * * *",  # operators deliver overnight; also triggered by hand for backfills
+    schedule=SCHEDULE,
+    is_paused_upon_creation=False,
     start_date=pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai"),
     catchup=False,
     max_active_runs=1,
@@ -39,17 +46,27 @@ WRITER_POOL = "warehouse_writer"  # one writer at a time on the embedded DuckDB 
     doc_md=__doc__,
 )
 def ingest_extracts():
-    @task
-    def find(source: str) -> list[str]:
-        from telco360.airflow_tasks import pending_periods
+    @task.short_circuit(pool=WRITER_POOL)
+    def pending() -> dict[str, list[str]]:
+        """The deliveries of every source not loaded yet; none: the rest of the run is skipped."""
+        from telco360.airflow_tasks import pending_deliveries
 
-        return pending_periods(source)
+        return pending_deliveries(SOURCES)
 
     @task(pool=WRITER_POOL)
-    def load(source: str, periods: list[str]) -> dict:
+    def load(source: str, todo: dict[str, list[str]]) -> dict:
         from telco360.airflow_tasks import load_periods
 
-        return load_periods(source, periods)
+        return load_periods(source, todo.get(source, []))
+
+    @task
+    def announce(summary: dict) -> str:
+        """Emits `raw.<source>` when this run loaded something for it; skipped otherwise (no asset event)."""
+        from airflow.exceptions import AirflowSkipException
+
+        if not summary["periods_loaded"]:
+            raise AirflowSkipException(f"{summary['source']}: nothing new loaded")
+        return f"{summary['source']}: loaded {', '.join(summary['periods_loaded'])}"
 
     @task(retries=0)
     def report(summaries: list[dict]) -> str:
@@ -70,10 +87,13 @@ def ingest_extracts():
 
         return audit_raw(summaries)
 
+    todo = pending()
     loads = []
     for source in SOURCES:
         with TaskGroup(group_id=source, tooltip=load_contracts()[source].description):
-            loads.append(load.override(outlets=[raw_asset(source)])(source, find(source)))
+            loaded = load(source, todo)
+            announce.override(outlets=[raw_asset(source)])(loaded)
+            loads.append(loaded)
     report(loads)
     audit_raw(loads)
 

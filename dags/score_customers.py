@@ -23,6 +23,7 @@ from telco360.assets import mart_asset, models_asset
     schedule=[models_asset()],
     start_date=pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai"),
     catchup=False,
+    is_paused_upon_creation=False,
     max_active_runs=1,
     default_args={"retries": 1, "retry_delay": timedelta(minutes=2), "owner": "ml-engineering"},
     tags=["telco360", "ml", "scores"],

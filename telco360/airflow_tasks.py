@@ -20,18 +20,24 @@ def _target():
     return open_target()
 
 
-def pending_periods(source: str) -> list[str]:
+def pending_deliveries(sources: list[str]) -> dict[str, list[str]]:
+    """{source: periods not loaded yet} for the sources with something to load (empty: nothing new landed)."""
     from telco360.ingest.files import storable
-    from telco360.ingest.loader import Loader, pending_deliveries
+    from telco360.ingest.loader import Loader
+    from telco360.ingest.loader import pending_deliveries as pending
 
+    todo: dict[str, list[str]] = {}
     target = _target()
     try:
         Loader(target, paths().tmp)  # creates the audit and raw tables on first use
-        periods = [storable(f.name) for f in pending_deliveries(paths().landing, target, source)]
+        for source in sources:
+            periods = [storable(f.name) for f in pending(paths().landing, target, source)]
+            if periods:
+                todo[source] = periods
     finally:
         target.close()
-    log.info("%s: %d deliveries to load", source, len(periods))
-    return periods
+    log.info("deliveries to load: %s", {s: len(p) for s, p in todo.items()} or "none")
+    return todo
 
 
 def load_periods(source: str, periods: list[str]) -> dict:

@@ -370,6 +370,30 @@ def cmd_models(args) -> int:
     return 0
 
 
+def cmd_airflow(args) -> int:
+    from telco360 import airflow_stack as af
+
+    st = af.stack()
+    if args.action == "up":
+        try:
+            created = af.up(st)
+        except af.AirflowStackError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print(af.banner(st, created))
+    elif args.action == "down":
+        stopped = af.down(st)
+        print(f"stopped: {', '.join(stopped)}" if stopped else "Airflow was not running")
+    else:
+        states = af.running(st)
+        for component, pid in states.items():
+            print(f"{component:14} {'running (pid ' + str(pid) + ')' if pid else 'stopped'}")
+        report = af.health(st)
+        print(f"UI: {st.url} ({'healthy' if af.healthy(report) else 'not healthy'})")
+        return 0 if all(states.values()) and af.healthy(report) else 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="telco360", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -452,6 +476,11 @@ def build_parser() -> argparse.ArgumentParser:
     mo.add_argument("name", nargs="?")
     mo.add_argument("version", nargs="?")
     mo.set_defaults(func=cmd_models)
+    af = sub.add_parser(
+        "airflow", help="Airflow on 127.0.0.1 behind a login: up (start and wait until healthy), down, status"
+    )
+    af.add_argument("action", choices=["up", "down", "status"])
+    af.set_defaults(func=cmd_airflow)
     for verb in (
         i,
         b,

@@ -66,14 +66,20 @@ def test_ingest_dag_shape(dagbag):
 
     dag = dagbag.dags["ingest_extracts"]  # get_dag() would read the metadata DB
     sources = list(load_contracts())
-    assert set(dag.task_group.children) == set(sources) | {"report", "audit_raw"}
+    assert set(dag.task_group.children) == set(sources) | {"pending", "report", "audit_raw"}
     assert dag.get_task("audit_raw").upstream_task_ids == {f"{s}.load" for s in sources}
+    pending = dag.get_task("pending")
+    # a poll that finds nothing new skips everything after it (whatever their trigger rules)
+    assert type(pending).__name__ == "_ShortCircuitDecoratedOperator" and pending.ignore_downstream_trigger_rules
+    assert pending.downstream_task_ids == {f"{s}.load" for s in sources}
     for source in sources:
-        find, load = dag.get_task(f"{source}.find"), dag.get_task(f"{source}.load")
-        assert find.downstream_task_ids == {load.task_id}
-        assert [o.name for o in load.outlets] == [f"raw.{source}"]
+        load, announce = dag.get_task(f"{source}.load"), dag.get_task(f"{source}.announce")
+        assert load.downstream_task_ids == {announce.task_id, "report", "audit_raw"}
+        # only `announce` emits the raw asset, and it is skipped when nothing was loaded
+        assert load.outlets == [] and [o.name for o in announce.outlets] == [f"raw.{source}"]
         assert load.pool == "warehouse_writer"
-        assert load.retries >= 1 and find.retries >= 1
+        assert load.retries >= 1
+    assert dag.is_paused_upon_creation is False
     assert dag.catchup is False
     assert dag.start_date.tzinfo is not None
     assert dag.doc_md and "quarantine" in dag.doc_md
