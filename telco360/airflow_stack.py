@@ -21,8 +21,10 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from telco360.config import PROJECT_ROOT, paths
@@ -169,11 +171,20 @@ def health(st: Stack) -> dict | None:
         return None
 
 
-def healthy(report: dict | None) -> bool:
-    if not report:
+def healthy(report: dict | None, since: datetime | None = None) -> bool:
+    """Every component healthy, and (with `since`) heartbeating since then: the metadata DB remembers the
+    heartbeats of components stopped a moment ago, which must not pass for the ones just started."""
+    if not report or (report.get("metadatabase") or {}).get("status") != "healthy":
         return False
-    parts = ("metadatabase", "scheduler", "dag_processor", "triggerer")
-    return all((report.get(p) or {}).get("status") == "healthy" for p in parts)
+    for part in ("scheduler", "dag_processor", "triggerer"):
+        info = report.get(part) or {}
+        if info.get("status") != "healthy":
+            return False
+        if since is not None:
+            beat = info.get(f"latest_{part}_heartbeat")
+            if not beat or datetime.fromisoformat(beat.replace("Z", "+00:00")) < since:
+                return False
+    return True
 
 
 def up(st: Stack, timeout: float = 240) -> str | None:
@@ -186,6 +197,7 @@ def up(st: Stack, timeout: float = 240) -> str | None:
         prepare(st)
     env = airflow_env(st)
     exe = str(Path(sys.executable).with_name("airflow"))
+    started = datetime.now(UTC)
     for component, pid in running(st).items():
         if pid:
             continue
@@ -208,7 +220,7 @@ def up(st: Stack, timeout: float = 240) -> str | None:
                 f"airflow {dead[0]} stopped while starting: see {st.log_file(dead[0])}"
                 + "".join(f"\n  {line}" for line in _tail(st.log_file(dead[0])))
             )
-        if healthy(health(st)):
+        if healthy(health(st), since=started):
             return created
         time.sleep(2)
     raise AirflowStackError(f"Airflow was not healthy after {timeout:.0f} s: {health(st)} (logs: {st.log_dir})")
@@ -263,3 +275,123 @@ def banner(st: Stack, created: str | None) -> str:
         lines.append(f"log in as {USER}; the password is in {st.password_file}")
     lines.append("stop it with: make airflow-down")
     return "\n".join(lines)
+
+
+class Api:
+    """Airflow's REST API as the admin user (what `make run` and the tests use to follow the runs)."""
+
+    def __init__(self, st: Stack):
+        self.st = st
+        self._token: str | None = None
+
+    def _request(self, method: str, path: str, body: dict | None = None, auth: bool = True) -> dict:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(f"{self.st.url}{path}", data=data, method=method)
+        req.add_header("Content-Type", "application/json")
+        if auth:
+            req.add_header("Authorization", f"Bearer {self.token()}")
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return json.loads(resp.read() or b"{}")
+
+    def token(self) -> str:
+        if self._token is None:
+            answer = self._request("POST", "/auth/token", {"username": USER, "password": password(self.st)}, auth=False)
+            self._token = answer["access_token"]
+        return self._token
+
+    def get(self, path: str) -> dict:
+        return self._request("GET", path)
+
+    def post(self, path: str, body: dict) -> dict:
+        return self._request("POST", path, body)
+
+    def patch(self, path: str, body: dict) -> dict:
+        return self._request("PATCH", path, body)
+
+    def runs(self, dag_id: str) -> list[dict]:
+        """The DAG's runs, oldest first."""
+        return self.get(f"/api/v2/dags/{dag_id}/dagRuns?order_by=run_after&limit=100")["dag_runs"]
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
+        quoted = urllib.parse.quote(run_id, safe="")
+        return self.get(f"/api/v2/dags/{dag_id}/dagRuns/{quoted}/taskInstances?limit=500")["task_instances"]
+
+    def trigger(self, dag_id: str, conf: dict | None = None) -> dict:
+        return self.post(f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf or {}})
+
+    def unpause(self, dag_id: str) -> None:
+        self.patch(f"/api/v2/dags/{dag_id}", {"is_paused": False})
+
+
+PIPELINE = ("ingest_extracts", "build_warehouse", "train_models", "score_customers")
+TERMINAL = {"success", "failed"}
+
+
+@dataclass
+class PipelineResult:
+    """Every run of the pipeline's DAGs since a moment, as the scheduler left them."""
+
+    runs: dict[str, list[dict]]
+    failed_tasks: dict[str, list[str]]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed_tasks and any(r["state"] == "success" for r in self.runs.get(PIPELINE[-1], []))
+
+    def lines(self) -> list[str]:
+        out = []
+        for dag_id in PIPELINE:
+            for r in self.runs.get(dag_id, []):
+                took = _seconds(r.get("start_date"), r.get("end_date"))
+                out.append(
+                    f"  {dag_id:16} {r['run_type']:16} {r['state']:8} {took:6.0f} s"
+                    + (
+                        f"   failed: {', '.join(self.failed_tasks[r['dag_run_id']])}"
+                        if r["dag_run_id"] in self.failed_tasks
+                        else ""
+                    )
+                )
+        return out
+
+
+def _when(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+
+
+def _seconds(start: str | None, end: str | None) -> float:
+    a, b = _when(start), _when(end)
+    return (b - a).total_seconds() if a and b else float("nan")
+
+
+def follow(
+    api: Api, since: datetime, until_scores: int = 1, timeout: float = 1800, quiet: float = 15
+) -> PipelineResult:
+    """Wait until `until_scores` runs of score_customers started after `since` have succeeded, or any run
+    of the pipeline has failed, and nothing more has been queued for `quiet` seconds."""
+    deadline = time.monotonic() + timeout
+    settled_at = None
+    while True:
+        runs = {d: [r for r in api.runs(d) if (_when(r.get("run_after")) or since) >= since] for d in PIPELINE}
+        states = [r["state"] for rs in runs.values() for r in rs]
+        failed = [r for rs in runs.values() for r in rs if r["state"] == "failed"]
+        done = sum(r["state"] == "success" for r in runs[PIPELINE[-1]]) >= until_scores
+        if (done or failed) and all(s in TERMINAL for s in states):
+            settled_at = settled_at or time.monotonic()
+            if time.monotonic() - settled_at >= quiet:
+                break
+        else:
+            settled_at = None
+        if time.monotonic() > deadline:
+            break
+        time.sleep(3)
+    failed_tasks = {
+        r["dag_run_id"]: [
+            t["task_id"]
+            for t in api.task_instances(dag_id, r["dag_run_id"])
+            if t["state"] in ("failed", "upstream_failed")
+        ]
+        for dag_id, rs in runs.items()
+        for r in rs
+        if r["state"] != "success"
+    }
+    return PipelineResult(runs, {k: v or ["(not finished)"] for k, v in failed_tasks.items()})

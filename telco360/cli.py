@@ -381,6 +381,23 @@ def cmd_airflow(args) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         print(af.banner(st, created))
+    elif args.action == "pipeline":
+        from datetime import UTC, datetime
+
+        if not af.healthy(af.health(st)):
+            print("error: Airflow is not running: start it with `make airflow`", file=sys.stderr)
+            return 1
+        api = af.Api(st)
+        since = datetime.now(UTC)
+        for dag_id in af.PIPELINE:  # a DAG paused by hand would stall the chain
+            api.unpause(dag_id)
+        api.trigger(af.PIPELINE[0])
+        print(f"triggered {af.PIPELINE[0]}; following the chain through the scheduler ({st.url}) ...")
+        result = af.follow(api, since)
+        print("\n".join(result.lines()))
+        if not result.ok:
+            print(f"error: the pipeline did not finish: see {st.url} (task logs there)", file=sys.stderr)
+            return 1
     elif args.action == "down":
         stopped = af.down(st)
         print(f"stopped: {', '.join(stopped)}" if stopped else "Airflow was not running")
@@ -477,9 +494,11 @@ def build_parser() -> argparse.ArgumentParser:
     mo.add_argument("version", nargs="?")
     mo.set_defaults(func=cmd_models)
     af = sub.add_parser(
-        "airflow", help="Airflow on 127.0.0.1 behind a login: up (start and wait until healthy), down, status"
+        "airflow",
+        help="Airflow on 127.0.0.1 behind a login: up (start, wait until healthy), down, status, pipeline (trigger "
+        "the ingest and follow ingest -> build -> train -> score through the scheduler)",
     )
-    af.add_argument("action", choices=["up", "down", "status"])
+    af.add_argument("action", choices=["up", "down", "status", "pipeline"])
     af.set_defaults(func=cmd_airflow)
     for verb in (
         i,
