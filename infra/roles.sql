@@ -1,4 +1,4 @@
--- Warehouse roles and grants, as code (SPEC §8). Idempotent; applied by `telco360 grants`.
+-- Warehouse roles and grants, as code (docs/roles.md). Idempotent; applied by `telco360 grants`.
 -- Group roles (NOLOGIN): people and services log in as their own users and are granted one of these.
 --   loader       writes raw and audit (telco360 ingest)
 --   transformer  reads raw/audit, builds staging, intermediate, reference and the candidate marts (dbt)

@@ -48,5 +48,5 @@ def paths() -> Paths:
 
 
 def postgres_dsn() -> str | None:
-    """The server warehouse, by reference only (SPEC §8): TELCO360_PG_DSN."""
+    """The server warehouse, by reference only (never in the repository): TELCO360_PG_DSN."""
     return os.environ.get("TELCO360_PG_DSN")

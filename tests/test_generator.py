@@ -81,7 +81,7 @@ def test_monthly_truth_matches_the_crm_snapshots(landing):
         """).fetchone()
         assert churned == t["churned"]
         assert active_start == t["subscribers_at_start"]
-        assert 0.015 < t["churn_rate"] < 0.06  # calibrated to ~3.3% a month (SPEC §9)
+        assert 0.015 < t["churn_rate"] < 0.06  # calibrated to ~3.3% a month (China Mobile, H1 2009)
 
 
 def test_billed_revenue_in_truth_equals_the_billing_files(landing):
@@ -93,7 +93,7 @@ def test_billed_revenue_in_truth_equals_the_billing_files(landing):
         ).fetchone()[0]
         assert float(total) == pytest.approx(t["billed_revenue"], abs=0.005)
         arpu = t["billed_revenue"] / t["subscribers_at_start"]
-        assert 60 < arpu < 110  # ~RMB 83 (SPEC §9)
+        assert 60 < arpu < 110  # ~RMB 83 (China Mobile, 2008)
 
 
 def test_ringback_trials_end_as_the_truth_says(landing):

@@ -1,4 +1,4 @@
-"""The group-customer cleanup defects of SPEC §7 are planted at exactly the counts in _truth.
+"""The group-customer cleanup defects (docs/marts.md) are planted at exactly the counts in _truth.
 
 These queries read raw.* (as loaded); the warehouse issue computes the same findings in dbt.
 """

@@ -372,7 +372,7 @@ def test_a_critical_failure_in_month_m_keeps_the_marts_at_m_minus_1_until_a_fixe
 
 
 def test_the_kpi_share_check_catches_the_decks_printed_33_1_percent(tmp_path):
-    """SPEC §4: the deck prints a new-business share of 33.1% where its parts give 39.3 / 121.9 = 32.2%."""
+    """docs/kpis.md: the source prints a new-business share of 33.1% where its parts give 39.3 / 121.9 = 32.2%."""
     from telco360.quality.suites import Suites
 
     home = tmp_path / "home"

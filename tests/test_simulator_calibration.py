@@ -53,7 +53,7 @@ def test_monthly_churn_is_stationary_and_near_spec(db, year):
     at_start = np.array([n for *_, n in rates])
     truth = pd.read_parquet(year / "_truth" / "churn_truth.parquet").groupby("month")["p_churn"].mean()
     assert len(observed) == len(truth) == 12
-    # the true mean probability: flat within half a point, averaging SPEC §9's 3.31%
+    # the true mean probability: flat within half a point, averaging the 3.31% calibration target
     assert truth.max() - truth.min() <= 0.005, truth
     assert truth.mean() == pytest.approx(0.0331, abs=0.003)
     # the observed rate: each month within sampling error of the true mean (at 5,000 subscribers one

@@ -138,12 +138,12 @@ def test_churn_rate_equals_the_generators_truth_and_the_raw_crm_rows(built_home,
         assert sum(v[1] for k, v in raw.items() if k[0] == month) == t["churned"]
 
 
-# Clear personal data, as the simulator writes it (SPEC §8: names, ID numbers and MSISDNs never reach staging).
+# Clear personal data, as the simulator writes it (names, ID numbers and MSISDNs never reach staging).
 CLEAR_MSISDN = r"1\d{10}"
 CLEAR_ID_NUMBER = r"\d{17}[\dX]"
 PERSON_NAME = f"[{''.join(names.SURNAMES)}][{''.join(names.GIVEN_M + names.GIVEN_F)}]{{1,2}}"
 # An account manager is the operator's employee, named in the group CRM; the contract does not mark the
-# column personal (SPEC §2: only the fields marked * are). Only the name checks skip it: the simulator draws
+# column personal (only the contracts' pii columns are). Only the name checks skip it: the simulator draws
 # staff and customer names from the same pool, so some managers share a customer's name.
 STAFF_NAME_COLUMNS = {"account_manager"}
 

@@ -1,4 +1,4 @@
-{# Personal data (SPEC §8) never reaches staging in clear: hashed with a secret salt (joinable) or masked.
+{# Personal data never reaches staging in clear: hashed with a secret salt (joinable) or masked.
    The salt comes only from TELCO360_PII_SALT: no default, since a known salt over the 11-digit MSISDN space
    is brute-forced in minutes. `telco360 build` sets it for the embedded demo (a random salt generated once
    under TELCO360_HOME/secrets); every other warehouse must be given one. Checked only when SQL runs, so

@@ -12,7 +12,7 @@ SEGMENT_EXPERIMENT = "telco360-segments"
 EXTERNAL_EXPERIMENT = "telco360-external"
 CHAMPION, CHALLENGER = "champion", "challenger"
 
-# the main data services (SPEC §10): product_id -> label column of marts.ml_features
+# the main data services: product_id -> label column of marts.ml_features
 PROPENSITY_PRODUCTS = {
     "CRBT": "orders_crbt_next",
     "GPRS5": "orders_gprs5_next",

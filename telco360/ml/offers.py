@@ -1,4 +1,4 @@
-"""Next best offer (SPEC §10): ranked offers for every active subscriber, and the product reference that both
+"""Next best offer: ranked offers for every active subscriber, and the product reference that both
 the offers and the campaign target lists read (what a product needs of the handset, its family, how holding it
 shows in the features).
 
@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 CAPABILITIES = ("gprs", "mms", "java", "music", "wap", "none")
-# precedence of the extractions, first wins (SPEC §6); the offers' channel follows the same order
+# precedence of the extractions, first wins (docs/models.md); the offers' channel follows the same order
 EXTRACTIONS = ("model", "experience", "crm_group", "default")
 OFFER_SOURCES = ("model", "association", "default")
 MAX_OFFERS = 5

@@ -1,4 +1,4 @@
-"""Campaign target lists (IDM, SPEC §6): who each rule of the library contacts next month, and who it leaves out.
+"""Campaign target lists (IDM; docs/models.md): who each rule of the library contacts next month, and who it leaves out.
 
 Pure functions over pandas frames: the caller reads the features, scores, rule candidates and seeds from the
 warehouse and writes campaign_targets and campaign_suppressions back.

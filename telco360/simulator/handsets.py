@@ -1,4 +1,4 @@
-"""The handset library: which TAC a subscriber's phone has and what it can do (SPEC §10, 001 @22%).
+"""The handset library: which TAC a subscriber's phone has and what it can do.
 
 The catalogue lives in params.HANDSETS; the dbt seed `handset_capabilities.csv` is written from it, so the
 warehouse's library and the simulator's phones cannot disagree. A TAC outside the library is a basic phone.

@@ -1,4 +1,4 @@
-"""Every calibration parameter of the operator simulator, in one place (SPEC §9).
+"""Every calibration parameter of the operator simulator, in one place (the calibration targets below).
 
 Public anchors (China Mobile 2008 annual results; decks 001/002): ARPU ~RMB 83/month, MOU ~492
 min/month, average monthly churn ~3.3%, new business ~32% and data VAS ~26% of operating revenue,
@@ -32,7 +32,7 @@ COUNTIES_PER_CITY = 4
 OUTLETS_PER_CITY = {"own_hall": 6, "franchise": 12, "social_outlet": 20}
 ELECTRONIC_CHANNELS = ["10086热线", "网上营业厅", "短信营业厅", "WAP营业厅", "自助终端"]
 
-# --- brands (SPEC §2, §9) -------------------------------------------------------------------
+# --- brands -------------------------------------------------------------------
 # share: of subscribers; postpaid: share on postpaid; mou_out: median outgoing minutes/month;
 # voice_rate: yuan/min; sms: median SMS/month; data_mb: median MB/month; plans: (id, name, fee)
 BRANDS = {
@@ -110,7 +110,7 @@ VAS = [
     ("VMAIL", "语音信箱", "voice_vas", "vas_voice", 3, 1, 0, None, 0.02),
 ]
 GPRS_PACK_MB = {"GPRS5": 30, "GPRS20": 150, "GPRS_TRIAL": 50}
-# trial packages: campaign-generated revenue (SPEC §4). Trial revenue is ~14% of data-VAS revenue (SPEC §9):
+# trial packages: campaign-generated revenue (docs/kpis.md). Trial revenue is ~14% of data-VAS revenue (target):
 # with data VAS ~RMB 22 a subscriber a month that is ~RMB 3, so the packages are priced as bundles (songs or
 # traffic included) and the trial campaigns below reach a large part of the base every month
 TRIALS = [
@@ -127,14 +127,14 @@ VAS_MONTHLY_CANCEL_RATE = 0.03
 VAS_CANCEL_RATE = {"CRBT": 0.09}
 DATA_USER_STOP_RATE = 0.02  # data users without a GPRS package who stop using data, per month
 
-# --- churn model: the planted truth (SPEC §5) ----------------------------------------------
+# --- churn model: the planted truth ----------------------------------------------
 # disengagement r >= 0 evolves per month: r' = max(0, R_DECAY*r + N(0, R_NOISE)) + drift shock
 R_INIT_MEAN, R_INIT_SD = -0.6, 1.0
 R_DECAY, R_NOISE = 0.85, 0.30
 R_DRIFT_SHARE, R_DRIFT_SHOCK = 0.05, 1.2  # share of subscribers starting to drift away each month
 USAGE_DECAY_PER_R = 0.35  # usage multiplier exp(-0.35 r): falling ARPU/MOU/DOU
 # off-net call share = a subscriber's own base + OFFNET_PER_R x r: heavy use of competitors is the visible
-# face of disengagement (SPEC §5 "high-value leaking"), strong enough that a model can read r from it
+# face of disengagement (the "high-value leaking" segment), strong enough that a model can read r from it
 OFFNET_PER_R = 0.50
 OFFNET_BASE_BETA = (32, 128)  # base share ~ Beta(32, 128): mean 0.20, sd 0.032
 COMPLAINT_BASE, COMPLAINT_PER_R = 0.012, 0.05
@@ -147,7 +147,7 @@ CHURN_WEIGHTS = {
     "low_tenure": 0.60,  # tenure under 6 months
     "arrears": 0.90,  # owes money at the previous month end
 }
-CHURN_TARGET = 0.0331  # the one intercept is calibrated so the (stationary) first month averages this (SPEC §9)
+CHURN_TARGET = 0.0331  # one intercept, calibrated so the (stationary) first month averages this (China Mobile, H1 2009)
 PORT_OUT_SHARE = 0.15  # of voluntary churners
 GROUP_MEMBER_CHURN_FACTOR = 0.5  # group members churn less
 RETENTION_EFFECT = 0.5  # accepting a retention offer halves disengagement
@@ -157,7 +157,7 @@ NET_GROWTH_PER_MONTH = 0.015
 PORT_IN_SHARE = 0.08
 SUBS_PER_CUSTOMER_EXTRA = 0.10  # share of subscribers that are a customer's second line
 
-# --- campaigns (SPEC §6) -----------------------------------------------------------------
+# --- campaigns -----------------------------------------------------------------
 # (type, offer product, name, share of base targeted, control share, control rate, uplift,
 #  cost per contact, channel)
 CAMPAIGNS = [
@@ -208,7 +208,7 @@ GROUP_PRODUCTS = [  # (product_id, name, category, fee range, share of groups ho
     ("GRP_LINE", "数据专线", "group_line", (1000, 8000), 0.1),
 ]
 VNET_MEMBER_FEE = 5.0  # per member, billed on the member's bill (group_vnet)
-# cleanup findings planted for the warehouse to recover (SPEC §7); thresholds define each rule
+# cleanup findings planted for the warehouse to recover (docs/marts.md); thresholds define each rule
 GROUP_RULES = {
     "few_members_max": 2,  # a group or V-net with 1..2 current members has "few members"
     "high_churn_share": 0.30,  # >= 30% of the members at month start left in the month
@@ -229,11 +229,11 @@ CONTRACT_RENEW_SHARE = 0.70  # of subscribers whose contract ends in a month and
 CONTRACT_MONTHS = 24
 
 # --- usage scale -------------------------------------------------------------------------------
-# MOU (outgoing + incoming) ~492 min/month (SPEC §9): the brands' mou_out above are medians, this scales
+# MOU (outgoing + incoming) ~492 min/month (China Mobile 2008): the brands' mou_out above are medians, this scales
 # them so the population mean lands on the anchor after the plan, decay and partial-month effects
 MOU_SCALE = 0.92
 
-# --- handsets (SPEC §10: handset library for MMS, GPRS, KJava; 001 @22%) -------------------------------
+# --- handsets (the handset library: MMS, GPRS, KJava) -------------------------------
 # (vendor, model, tac, gprs, mms, java, music, wap, share) - a 2008 province: basic phones without GPRS,
 # many feature phones without Java or a music player, a few smartphones. TACs are invented but 8 digits.
 HANDSETS = [
@@ -320,7 +320,7 @@ BUNDLES = [
     ("D12580", "NEWS", 5.0),
 ]
 
-# --- planted propensities (issue 9 §4; SPEC §10): the true model of "a non-holder in month t orders P in
+# --- planted propensities (issue 9 §4): the true model of "a non-holder in month t orders P in
 # t+1". logit p = intercept + sum(weight x driver), drivers from month t's data (driver names below);
 # the intercept is calibrated once so the first month's capable non-holders order at `target` on average.
 # A handset without PRODUCT_NEEDS[P] gives p = 0. Bundles add log(planted_factor) x holds_<antecedent>.
@@ -336,7 +336,7 @@ PROPENSITY = {
 }
 MARKETING_OPT_OUT_SHARE = 0.03  # subscribers who refused marketing contact (never in a campaign)
 
-# --- the campaign loop: the platform's target lists run as next month's campaigns (issue 9 §5, SPEC §6) ----
+# --- the campaign loop: the platform's target lists run as next month's campaigns (issue 9 §5) ----
 # planted uplift of a rule's treated over its control, by the rule's precedence (how its list was extracted)
 PLATFORM_UPLIFT = {"model": 0.12, "experience": 0.08, "crm_group": 0.05, "default": 0.03}
 # the control group's response rate, by the campaign type of the offered product

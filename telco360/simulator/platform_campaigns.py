@@ -1,4 +1,4 @@
-"""The campaign loop (SPEC §6, issue 9 §5): the platform's target lists run as the simulator's campaigns.
+"""The campaign loop (issue 9 §5): the platform's target lists run as the simulator's campaigns.
 
 `telco360 generate ... --campaigns-from FILE` reads a parquet or csv file with the columns of CAMPAIGN_COLUMNS
 (one row per subscriber and rule; is_control = 1 rows are the held-out control). In each campaign_month the

@@ -1,4 +1,4 @@
-"""Planted service holdings, bundles and propensities (issue 9 §4, SPEC §10).
+"""Planted service holdings, bundles and propensities (issue 9 §4).
 
 Three pieces of planted truth live here:
 - which services a subscriber holds at start (penetration x brand bias, gated by the handset, with the

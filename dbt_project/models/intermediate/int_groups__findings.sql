@@ -1,4 +1,4 @@
--- One row per group customer per month: the data-cleanup findings of SPEC §7 (000 p.45).
+-- One row per group customer per month: the data-cleanup findings (docs/marts.md).
 -- Thresholds come from the group_cleanup_rules seed.
 with groups as (
     select * from {{ ref('stg_group__customers') }}

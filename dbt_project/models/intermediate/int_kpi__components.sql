@@ -1,5 +1,5 @@
 -- One row per month x city x brand, plus city totals, brand totals and province totals ('ALL'):
--- the additive parts every KPI of SPEC §4 is computed from.
+-- the additive parts every KPI of docs/kpis.md is computed from.
 with c360 as (
     select * from {{ ref('customer_360') }}
 ),

@@ -1,5 +1,5 @@
 -- One row per month: ringback trials that ended in the month and how many kept ringback (ordered CRBT
--- when the trial was cancelled). Measures the keep rate the KPI parameter assumes (70%, SPEC §4).
+-- when the trial was cancelled). Measures the keep rate the KPI parameter assumes (70%, seed kpi_parameters).
 with events as (
     select * from {{ ref('stg_vas__events') }}
 ),

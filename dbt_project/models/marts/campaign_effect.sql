@@ -1,4 +1,4 @@
--- One row per campaign wave (campaigns are monthly waves): response against the random control group (SPEC §6).
+-- One row per campaign wave (campaigns are monthly waves): response against the random control group (docs/kpis.md).
 with campaigns as (
     select * from {{ ref('stg_marketing__campaigns') }}
 ),

@@ -1,5 +1,5 @@
 -- One row per month, rule and subscriber: the candidates of the rule library's experience and CRM-group rules
--- (SPEC §6), before suppression, contact policy and caps (telco360/ml/targeting.py applies those, and counts them).
+-- (docs/models.md), before suppression, contact policy and caps (telco360/ml/targeting.py applies and counts them).
 -- Each rule is one CTE: its condition over the month's active subscribers, and rule_score, the order in which
 -- the monthly cap takes them (higher first). Only rules present in the campaign_rules seed are kept, so a rule
 -- is switched off by removing its row there.

@@ -6,7 +6,7 @@
     post_hook="{{ refresh_churned_next_month() }}"
 ) }}
 
--- One row per subscriber per month: the unified customer view (统一客户视图, SPEC §3).
+-- One row per subscriber per month: the unified customer view (统一客户视图; docs/marts.md).
 -- The spine is the CRM month-end snapshot plus any subscriber billed that month but missing from it
 -- (in_crm_snapshot = false, attributes UNKNOWN), so that mart revenue always equals billed revenue.
 with crm_months as (

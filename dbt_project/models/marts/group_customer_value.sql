@@ -1,4 +1,4 @@
--- One row per group customer per month: value (000 p.40-48), grade A-D and the cleanup findings of SPEC §7.
+-- One row per group customer per month: value, grade A-D and the cleanup findings (docs/marts.md).
 with findings as (
     select * from {{ ref('int_groups__findings') }}
 ),

@@ -1,5 +1,5 @@
 -- One row per month x city x brand, with 'ALL' rows for city totals, brand totals and the province.
--- KPI definitions (口径) of SPEC §4, each from its parts.
+-- KPI definitions (口径) of docs/kpis.md, each from its parts.
 with components as (
     select * from {{ ref('int_kpi__components') }}
 ),

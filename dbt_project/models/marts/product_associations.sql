@@ -1,5 +1,5 @@
 -- One row per month and ordered pair of services A -> B (antecedent, consequent): association rules over
--- the month-end holdings of the month's active subscribers (SPEC §10). Every pair of services held by
+-- the month-end holdings of the month's active subscribers. Every pair of services held by
 -- anyone that month appears, with holders = 0 when nobody holds both. Over N active subscribers:
 -- support = holders(A and B) / N, confidence = holders(A and B) / holders(A), lift = confidence / support(B).
 -- Trials are not services of their own here (CRBT_TRIAL, GPRS_TRIAL are left out).

@@ -1,4 +1,4 @@
--- One row per active subscriber per month (ml_features.is_active): the rule segments of SPEC §5.
+-- One row per active subscriber per month (ml_features.is_active): the rule segments (docs/segments.md).
 -- Thresholds come from the segment_thresholds seed, brand ideals from brand_ideal_segments.
 with features as (
     select * from {{ ref('ml_features') }}
