@@ -132,3 +132,81 @@ def test_great_expectations_gives_the_same_results_on_postgresql_as_on_duckdb(pg
 
     assert len(duck) == 2 * len(load_suites().checks())  # every check, both months
     assert rows == duck
+
+
+def test_no_column_after_raw_holds_clear_personal_data_on_postgresql(pg_built):
+    """Every column of every relation in staging, intermediate, the candidate and the published marts, scanned
+    on the server for the clear values raw holds and for anything shaped like an MSISDN, an ID number or a
+    person's name (the same scan as the DuckDB test in test_warehouse.py)."""
+    from .test_warehouse import CLEAR_ID_NUMBER, CLEAR_MSISDN, PERSON_NAME, STAFF_NAME_COLUMNS
+
+    with psycopg.connect(pg_built, autocommit=True) as con:
+        con.execute("""
+            CREATE TEMP TABLE clear_values AS
+            SELECT 'name' AS kind, cust_name AS v FROM raw.crm_customer WHERE cust_type = 'individual'
+            UNION SELECT 'id', id_number FROM raw.crm_customer
+            UNION SELECT 'msisdn', msisdn FROM raw.crm_subscriber
+            UNION SELECT 'id', legal_person_id FROM raw.group_customer""")
+        con.execute("CREATE INDEX ON clear_values (v)")
+        counts = dict(con.execute("SELECT kind, count(*) FROM clear_values GROUP BY 1").fetchall())
+        assert counts.keys() == {"name", "id", "msisdn"} and min(counts.values()) > 1000
+        columns = con.execute("""
+            SELECT table_schema, table_name, column_name, data_type FROM information_schema.columns
+            WHERE table_schema IN ('staging', 'intermediate', 'marts_candidate', 'marts')
+            ORDER BY 1, 2, 3""").fetchall()
+        relations = sorted({(s, t) for s, t, _, _ in columns})
+        assert {s for s, _ in relations} == {"staging", "intermediate", "marts_candidate", "marts"}
+        assert len(relations) > 40
+        leaks = []
+        for schema, table in relations:
+            mine = [(c, typ) for s, t, c, typ in columns if (s, t) == (schema, table)]
+            checks = []
+            for column, typ in mine:  # every column, as text: an MSISDN may hide in a number
+                v = f'CAST("{column}" AS text)'
+                shaped = [CLEAR_MSISDN, CLEAR_ID_NUMBER]
+                kinds = "'id', 'msisdn'"
+                if column not in STAFF_NAME_COLUMNS:
+                    kinds += ", 'name'"
+                    if typ in ("text", "character varying"):
+                        shaped.append(PERSON_NAME)
+                tests = " OR ".join(f"{v} ~ '^(?:{pattern})$'" for pattern in shaped)
+                checks.append(
+                    f"count(*) FILTER (WHERE {tests} OR {v} IN (SELECT v FROM clear_values WHERE kind IN ({kinds})))"
+                )
+            found = con.execute(f'SELECT {", ".join(checks)} FROM "{schema}"."{table}"').fetchone()
+            leaks += [(schema, table, column, n) for (column, _), n in zip(mine, found, strict=True) if n]
+        assert leaks == []
+        h, masked = con.execute(
+            "SELECT msisdn_hash, msisdn_masked FROM staging.stg_crm__subscribers LIMIT 1"
+        ).fetchone()
+        assert len(h) == 64 and re.fullmatch(r"1\d{2}\*{4}\d{4}", masked)
+
+
+def test_raw_is_readable_only_by_loader_and_transformer(pg_built):
+    """Of every role on the server but superusers and the warehouse owner (who runs the gate), exactly `loader`
+    and `transformer` may read raw — every raw table — and nobody else may read any of them."""
+    with psycopg.connect(pg_built, autocommit=True) as con:
+        tables = [t for (t,) in con.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'raw' ORDER BY 1")]
+        assert len(tables) == 15
+        roles = [
+            r
+            for (r,) in con.execute(
+                "SELECT rolname FROM pg_roles WHERE NOT rolsuper AND rolname !~ '^pg_' AND rolname <> current_user"
+            )
+        ]
+        assert {"loader", "transformer", "bi_reader", "auditor", "ml"} <= set(roles)
+        readers = {
+            role
+            for role in roles
+            for table in tables
+            if con.execute(
+                "SELECT has_schema_privilege(%s, 'raw', 'USAGE') AND has_table_privilege(%s, %s, 'SELECT')",
+                (role, role, f"raw.{table}"),
+            ).fetchone()[0]
+        }
+        assert readers == {"loader", "transformer"}
+        for role in ("loader", "transformer"):
+            assert all(
+                con.execute("SELECT has_table_privilege(%s, %s, 'SELECT')", (role, f"raw.{t}")).fetchone()[0]
+                for t in tables
+            )

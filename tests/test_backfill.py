@@ -1,0 +1,179 @@
+"""Backfill: the `rebuild_months` DAG (run in Airflow) rebuilds months at once exactly as loading them one by one
+does, and a late delivery for a built month rebuilds that month and the months after it, nothing before."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from telco360 import airflow_stack as af
+from telco360.assets import MARTS
+from telco360.db import open_warehouse
+from telco360.ingest.loader import Loader
+from telco360.ingest.targets import DuckDBTarget
+from telco360.quality.gate import audit_and_publish
+from telco360.warehouse import build
+
+from .conftest import make_landing, telco360_home
+from .test_warehouse import assert_rows_equal
+
+pytestmark = pytest.mark.airflow
+MONTHS = ["2026-01", "2026-02", "2026-03"]
+
+
+def published_marts(db: Path) -> dict[str, list[tuple]]:
+    """Every published mart, row for row (without `_built_through_load_id`, which records which build wrote a
+    row and differs by design)."""
+    con = duckdb.connect(str(db), read_only=True)
+    out = {}
+    for mart in MARTS:
+        cols = [
+            c
+            for (c,) in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'marts' AND table_name = ? "
+                "AND column_name <> '_built_through_load_id' ORDER BY ordinal_position",
+                [mart],
+            ).fetchall()
+        ]
+        assert cols, mart
+        out[mart] = con.execute(f"SELECT {', '.join(cols)} FROM marts.{mart} ORDER BY ALL").fetchall()
+    con.close()
+    return out
+
+
+def load_month(landing: Path, home: Path, month: str) -> int:
+    target = DuckDBTarget(home / "warehouse.duckdb", home / "tmp")
+    try:
+        loader = Loader(target, home / "tmp")
+        results = [
+            r
+            for source in loader.contracts
+            for r in loader.load_source(
+                landing, source, periods=[p.name for p in (landing / source).iterdir() if p.name[:7] == month]
+            )
+        ]
+    finally:
+        target.close()
+    assert results and all(r.status == "loaded" for r in results), [r.line() for r in results]
+    return len(results)
+
+
+@pytest.fixture(scope="module")
+def backfill_landing(tmp_path_factory) -> Path:
+    return make_landing(tmp_path_factory.mktemp("backfill"), "landing", subscribers=1500, months=3, seed=23)
+
+
+@pytest.fixture(scope="module")
+def one_by_one(backfill_landing, tmp_path_factory) -> Path:
+    """Months delivered one at a time, each built, audited and published (what the asset chain does)."""
+    home = tmp_path_factory.mktemp("one_by_one")
+    with telco360_home(home):
+        for month in MONTHS:
+            load_month(backfill_landing, home, month)
+            build("duckdb")
+            with open_warehouse("duckdb") as db:
+                result = audit_and_publish(db, trigger="test")
+            assert result.published, result.text()
+    return home
+
+
+def test_rebuilding_three_months_at_once_equals_loading_them_one_by_one(backfill_landing, one_by_one, tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "landing").symlink_to(backfill_landing)
+    st = af.stack(home)
+    af.prepare(st)  # migrated metadata DB, writer pool, dbt manifest: what `make airflow-init` does
+    env = af.airflow_env(st)
+    conf = json.dumps({"start": MONTHS[0], "end": MONTHS[-1]})
+    run = subprocess.run(
+        [str(Path(sys.executable).with_name("airflow")), "dags", "test", "rebuild_months", "--conf", conf],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+    out = run.stdout + run.stderr
+    assert run.returncode == 0 and "state=success" in out, out[-4000:]
+    rebuilt, stepwise = published_marts(home / "warehouse.duckdb"), published_marts(one_by_one / "warehouse.duckdb")
+    assert set(rebuilt) == set(stepwise) == set(MARTS)
+    for mart in MARTS:
+        assert_rows_equal(rebuilt[mart], stepwise[mart], mart)
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    (trigger, months, verdict), *_ = con.execute(
+        "SELECT trigger, months, verdict FROM audit.dq_runs ORDER BY started_at DESC"
+    ).fetchall()
+    con.close()
+    assert (trigger, verdict) == ("rebuild_months", "passed")
+    assert sorted(months.split(",")) == MONTHS
+
+
+def test_rebuild_months_refuses_months_that_are_not_months(tmp_path):
+    from telco360.airflow_tasks import months_range
+
+    assert months_range("2026-01", "2026-03") == ("2026-01", "2026-03")
+    for start, end in (
+        ("2026-13", "2026-13"),
+        ("２０２６-０１", "2026-01"),
+        ("2026-03", "2026-01"),
+        ("2026-1", "2026-02"),
+    ):
+        with pytest.raises(ValueError):
+            months_range(start, end)
+
+
+def test_a_late_delivery_rebuilds_its_month_and_the_months_after_nothing_before(backfill_landing, one_by_one, tmp_path):
+    from telco360.airflow_tasks import load_months, rebuild_from
+    from telco360.simulator.faults import _refresh_manifest
+
+    home = tmp_path / "home"
+    shutil.copytree(one_by_one, home, ignore=shutil.ignore_patterns("dbt"))
+    landing = tmp_path / "landing"
+    shutil.copytree(backfill_landing, landing)
+    (home / "landing").symlink_to(landing)
+    # February's billing arrives again, late and corrected: one subscriber's lines were billed in error
+    part = landing / "billing_items" / "2026-02" / "part-00000.txt"
+    lines = part.read_text().splitlines(keepends=True)
+    dropped = lines[1].split("|")[1]
+    part.write_text("".join(ln for ln in lines if ln.split("|")[1] != dropped))
+    _refresh_manifest(part.parent)
+
+    def built_through(db: Path) -> dict[str, int]:
+        con = duckdb.connect(str(db), read_only=True)
+        rows = con.execute(
+            "SELECT strftime(month, '%Y-%m'), max(_built_through_load_id) FROM marts.customer_360 GROUP BY 1"
+        ).fetchall()
+        con.close()
+        return dict(rows)
+
+    before = built_through(home / "warehouse.duckdb")
+    with telco360_home(home):
+        os.environ.pop("TELCO360_WAREHOUSE", None)
+        summaries = load_months(["billing_items", "crm_subscriber"], "2026-02", "2026-02")
+        assert [(s["source"], s["periods_loaded"]) for s in summaries] == [
+            ("billing_items", ["2026-02"]),
+            ("crm_subscriber", []),  # unchanged: skipped, not reloaded
+        ]
+        rebuild_from("2026-02")
+        with open_warehouse("duckdb") as db:
+            result = audit_and_publish(db, trigger="test")
+        assert result.published, result.text()
+    after = built_through(home / "warehouse.duckdb")
+    assert after["2026-01"] == before["2026-01"]  # January was not rebuilt
+    assert after["2026-02"] > before["2026-02"] and after["2026-03"] > before["2026-03"]
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    revenue, billed = con.execute("""
+        SELECT (SELECT sum(revenue) FROM marts.customer_360 WHERE month = DATE '2026-02-01'),
+               (SELECT sum(amount) FROM raw.billing_items WHERE bill_month = '2026-02')""").fetchone()
+    gone = con.execute(
+        "SELECT coalesce(sum(revenue), 0) FROM marts.customer_360 WHERE month = DATE '2026-02-01' AND sub_id = ?",
+        [int(dropped)],
+    ).fetchone()[0]
+    con.close()
+    assert revenue == billed and gone == 0
