@@ -2,6 +2,7 @@
 # A private PostgreSQL server for telco360 under $TELCO360_HOME/pg, on 127.0.0.1:$TELCO360_PG_PORT.
 #   bash infra/pg.sh up     install Debian's postgresql if missing, init, start; writes var/pg/env
 #   bash infra/pg.sh down   stop it
+#   bash infra/pg.sh restart  restart it (fast: cuts every connection)
 # The DSN (with a generated password) and a generated TELCO360_PII_SALT are written to var/pg/env (mode 600),
 # never to the repository.
 set -euo pipefail
@@ -83,10 +84,15 @@ ENV
     fi
     echo "PostgreSQL on 127.0.0.1:$port (DSN in $pgdir/env)"
     ;;
+  restart)
+    # fast restart with the options it was started with: every open connection is cut (the failure drill)
+    as_owner "'$bindir/pg_ctl' -D '$datadir' -m fast -w restart" >/dev/null
+    echo "PostgreSQL restarted on 127.0.0.1:$port"
+    ;;
   down)
     if [ -n "$bindir" ] && [ -f "$datadir/PG_VERSION" ]; then
       as_owner "'$bindir/pg_ctl' -D '$datadir' -m fast stop" >/dev/null 2>&1 || true
     fi
     ;;
-  *) echo "usage: $0 up|down" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|restart" >&2; exit 2 ;;
 esac

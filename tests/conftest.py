@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+# The state folder `make test` was run with: its private PostgreSQL server (infra/pg.sh) lives there.
+OUTER_HOME = Path(os.environ.get("TELCO360_HOME") or Path(__file__).resolve().parent.parent / "var")
 # Tests never touch ./var or $HOME: state goes to a per-session temporary folder.
 _SESSION_HOME = Path(tempfile.mkdtemp(prefix="telco360-test-"))
 os.environ["TELCO360_HOME"] = str(_SESSION_HOME)

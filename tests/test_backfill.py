@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -137,11 +138,14 @@ def test_a_late_delivery_rebuilds_its_month_and_the_months_after_nothing_before(
     landing = tmp_path / "landing"
     shutil.copytree(backfill_landing, landing)
     (home / "landing").symlink_to(landing)
-    # February's billing arrives again, late and corrected: one subscriber's lines were billed in error
+    # February's billing arrives again, late and corrected: one bill line was 10 yuan too low
     part = landing / "billing_items" / "2026-02" / "part-00000.txt"
-    lines = part.read_text().splitlines(keepends=True)
-    dropped = lines[1].split("|")[1]
-    part.write_text("".join(ln for ln in lines if ln.split("|")[1] != dropped))
+    header, first, *rest = part.read_text().splitlines(keepends=True)
+    amount = header.rstrip("\n").split("|").index("amount")
+    fields = first.rstrip("\n").split("|")
+    corrected_sub = int(fields[1])
+    fields[amount] = str(Decimal(fields[amount]) + 10)
+    part.write_text("".join([header, "|".join(fields) + "\n", *rest]))
     _refresh_manifest(part.parent)
 
     def built_through(db: Path) -> dict[str, int]:
@@ -152,7 +156,16 @@ def test_a_late_delivery_rebuilds_its_month_and_the_months_after_nothing_before(
         con.close()
         return dict(rows)
 
-    before = built_through(home / "warehouse.duckdb")
+    def revenue(db: Path) -> dict[str, Decimal]:
+        con = duckdb.connect(str(db), read_only=True)
+        rows = con.execute(
+            "SELECT strftime(month, '%Y-%m'), sum(revenue) FROM marts.customer_360 WHERE sub_id = ? GROUP BY 1",
+            [corrected_sub],
+        ).fetchall()
+        con.close()
+        return dict(rows)
+
+    before, revenue_before = built_through(home / "warehouse.duckdb"), revenue(home / "warehouse.duckdb")
     with telco360_home(home):
         os.environ.pop("TELCO360_WAREHOUSE", None)
         summaries = load_months(["billing_items", "crm_subscriber"], "2026-02", "2026-02")
@@ -168,12 +181,48 @@ def test_a_late_delivery_rebuilds_its_month_and_the_months_after_nothing_before(
     assert after["2026-01"] == before["2026-01"]  # January was not rebuilt
     assert after["2026-02"] > before["2026-02"] and after["2026-03"] > before["2026-03"]
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
-    revenue, billed = con.execute("""
+    total, billed = con.execute("""
         SELECT (SELECT sum(revenue) FROM marts.customer_360 WHERE month = DATE '2026-02-01'),
                (SELECT sum(amount) FROM raw.billing_items WHERE bill_month = '2026-02')""").fetchone()
-    gone = con.execute(
-        "SELECT coalesce(sum(revenue), 0) FROM marts.customer_360 WHERE month = DATE '2026-02-01' AND sub_id = ?",
-        [int(dropped)],
-    ).fetchone()[0]
     con.close()
-    assert revenue == billed and gone == 0
+    assert total == billed
+    # the corrected line shows in February only
+    assert revenue(home / "warehouse.duckdb") == {**revenue_before, "2026-02": revenue_before["2026-02"] + 10}
+
+
+def test_a_model_failing_mid_build_leaves_bi_users_on_the_last_good_build(backfill_landing, one_by_one, tmp_path):
+    """Drill: a corrected March billing arrives, but the build fails half-way (the complaints extract changed a
+    column name under raw: its staging model errors and everything downstream of it is skipped). The published
+    marts stay exactly as they were, and the gate, run by hand after the failure, publishes nothing and says why."""
+    from telco360.simulator.faults import _refresh_manifest
+    from telco360.warehouse import BuildFailed
+
+    home = tmp_path / "home"
+    shutil.copytree(one_by_one, home, ignore=shutil.ignore_patterns("dbt"))
+    landing = tmp_path / "landing"
+    shutil.copytree(backfill_landing / "billing_items" / "2026-03", landing / "billing_items" / "2026-03")
+    part = landing / "billing_items" / "2026-03" / "part-00000.txt"
+    header, first, *rest = part.read_text().splitlines(keepends=True)
+    fields = first.rstrip("\n").split("|")
+    amount = header.rstrip("\n").split("|").index("amount")
+    fields[amount] = str(Decimal(fields[amount]) + 10)
+    part.write_text("".join([header, "|".join(fields) + "\n", *rest]))
+    _refresh_manifest(part.parent)
+    last_good = published_marts(home / "warehouse.duckdb")
+    with telco360_home(home):
+        target = DuckDBTarget(home / "warehouse.duckdb", home / "tmp")
+        (loaded,) = Loader(target, home / "tmp").load_all(landing, sources=["billing_items"])
+        target.con.execute("ALTER TABLE raw.complaint RENAME COLUMN category TO complaint_category")
+        target.close()
+        assert loaded.status == "loaded"
+        with pytest.raises(BuildFailed, match="stg_"):
+            build("duckdb")
+        assert published_marts(home / "warehouse.duckdb") == last_good
+        with open_warehouse("duckdb") as db:
+            result = audit_and_publish(db, trigger="test")
+        assert result.published is None and result.run is None, result.text()
+        assert result.text() == (
+            "the candidate marts were not rebuilt since the last publication: 1 deliveries loaded since "
+            "(billing_items 2026-03) wait for a successful dbt build; marts stay through 2026-03"
+        )
+    assert published_marts(home / "warehouse.duckdb") == last_good

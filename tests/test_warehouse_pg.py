@@ -210,3 +210,56 @@ def test_raw_is_readable_only_by_loader_and_transformer(pg_built):
                 con.execute("SELECT has_table_privilege(%s, %s, 'SELECT')", (role, f"raw.{t}")).fetchone()[0]
                 for t in tables
             )
+
+
+def test_a_postgresql_restart_during_a_build_fails_that_try_and_the_retry_completes(pg_built):
+    """Drill: the server restarts while dbt is building (every connection cut). That try fails with dbt's
+    message; the retry (Airflow retries the dbt task: retries >= 1 in build_warehouse) rebuilds everything and
+    the candidate marts are whole again, revenue equal to the billed revenue to the cent."""
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from .conftest import OUTER_HOME
+
+    def candidate_facts():
+        with psycopg.connect(pg_built) as con:
+            return con.execute("""
+                SELECT (SELECT count(*) FROM marts_candidate.customer_360),
+                       (SELECT sum(revenue) FROM marts_candidate.customer_360),
+                       (SELECT sum(amount) FROM raw.billing_items)""").fetchone()
+
+    before = candidate_facts()
+    assert before[0] > 0 and before[1] == before[2]
+    env = {**os.environ, "TELCO360_WAREHOUSE": "postgres"}
+    cli = str(Path(sys.executable).with_name("telco360"))
+    first = subprocess.Popen(
+        [cli, "build", "--full-refresh"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    # wait until dbt is at work on the server (its sessions call themselves "dbt")
+    deadline = time.monotonic() + 300
+    with psycopg.connect(pg_built, autocommit=True) as con:
+        while time.monotonic() < deadline and first.poll() is None:
+            busy = con.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'dbt%%' AND state = 'active'"
+            ).fetchone()[0]
+            if busy:
+                break
+            time.sleep(0.2)
+    assert first.poll() is None, "the build ended before the server could be restarted"
+    time.sleep(2)  # well inside the build (a full refresh takes tens of seconds)
+    restart = subprocess.run(
+        ["bash", str(Path(__file__).resolve().parent.parent / "infra" / "pg.sh"), "restart"],
+        env={**os.environ, "TELCO360_HOME": str(OUTER_HOME)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert restart.returncode == 0, restart.stderr
+    out, err = first.communicate(timeout=600)
+    assert first.returncode == 1, out + err
+    assert err.startswith("error: dbt build on postgres failed") and "Traceback" not in err, err
+    retry = subprocess.run([cli, "build", "--full-refresh"], env=env, capture_output=True, text=True, timeout=900)
+    assert retry.returncode == 0, retry.stderr[-3000:]
+    assert candidate_facts() == before

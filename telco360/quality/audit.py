@@ -250,6 +250,18 @@ def candidate_through_load_id(db: Warehouse) -> int | None:
     return db.one(f"SELECT max(_built_through_load_id) FROM {CANDIDATE_SCHEMA}.customer_360")
 
 
+def unbuilt_loads(db: Warehouse) -> list[tuple[str, str]]:
+    """(source, period) of the loads newer than the candidate marts: loaded, but no dbt build has succeeded
+    since (the build failed, or has not run yet)."""
+    built = candidate_through_load_id(db)
+    if built is None:
+        return []
+    return db.all(
+        "SELECT source, period FROM audit.load_manifest WHERE load_id > ? AND status = 'loaded' ORDER BY load_id",
+        (built,),
+    )
+
+
 def last_publication(db: Warehouse) -> tuple | None:
     """(run_id, through_load_id, project_hash, through_month) of the latest publication on this warehouse
     (under its name, or the name it had before the rename: dev, pg)."""

@@ -30,7 +30,7 @@ class GateResult:
 
 def audit_and_publish(db: Warehouse, trigger: str = "manual", months=None) -> GateResult:
     """Audit what changed, then publish. Nothing changed since the last publication: nothing to do."""
-    from telco360.quality.audit import months_to_audit
+    from telco360.quality.audit import months_to_audit, unbuilt_loads
     from telco360.quality.suites import CANDIDATE_SCHEMA
 
     if not db.relation_exists(CANDIDATE_SCHEMA, "kpi_monthly"):
@@ -39,6 +39,15 @@ def audit_and_publish(db: Warehouse, trigger: str = "manual", months=None) -> Ga
         months = months_to_audit(db)
         if not months:
             through = published_through(db)
+            waiting = unbuilt_loads(db)
+            if waiting:  # say so: loads wait for a dbt build that has not succeeded
+                shown = ", ".join(f"{source} {period}" for source, period in waiting[:10])
+                more = f" and {len(waiting) - 10} more" if len(waiting) > 10 else ""
+                note = (
+                    f"the candidate marts were not rebuilt since the last publication: {len(waiting)} deliveries "
+                    f"loaded since ({shown}{more}) wait for a successful dbt build; marts stay through {through}"
+                )
+                return GateResult(None, None, None, note, through)
             return GateResult(
                 None, None, None, f"nothing changed since the last publication: marts stay through {through}", through
             )
