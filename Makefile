@@ -57,16 +57,11 @@ airflow-init: install ## migrate Airflow's metadata DB (under var/airflow) and c
 	@$(BIN)/airflow pools set warehouse_writer 1 "one writer at a time on the embedded warehouse" > /dev/null
 	@$(BIN)/telco360 build --parse-only > /dev/null
 
-run: airflow-init ## generate the demo operator, then run the ingest, build, train and score DAGs through Airflow
+run: install ## generate the demo operator, start Airflow (make airflow) and run ingest -> build and gate -> train -> score through its scheduler
 	$(BIN)/telco360 generate --subscribers $(SUBSCRIBERS) --months $(MONTHS) --start $(START) --seed $(SEED) -q
-	@mkdir -p $(TELCO360_HOME)/logs
-	@for dag in ingest_extracts build_warehouse train_models score_customers; do \
-		echo "running DAG $$dag through Airflow (log: $(TELCO360_HOME)/logs/$$dag.log)"; \
-		$(BIN)/airflow dags test $$dag > $(TELCO360_HOME)/logs/$$dag.log 2>&1 \
-			|| { tail -40 $(TELCO360_HOME)/logs/$$dag.log; exit 1; }; \
-		grep -q "DagRun Finished.*state=success" $(TELCO360_HOME)/logs/$$dag.log \
-			|| { echo "$$dag did not succeed: see $(TELCO360_HOME)/logs/$$dag.log"; exit 1; }; \
-	done
+	@$(BIN)/telco360 airflow up
+	@$(BIN)/telco360 airflow pipeline
+	@echo
 	@$(BIN)/telco360 status
 	@echo
 	@$(BIN)/telco360 marts
@@ -77,7 +72,8 @@ run: airflow-init ## generate the demo operator, then run the ingest, build, tra
 	@$(BIN)/telco360 models report
 	@echo
 	@echo "landing: $(TELCO360_HOME)/landing (planted truth in _truth/)   warehouse: $(TELCO360_HOME)/warehouse.duckdb"
-	@echo "Airflow UI: make airflow   MLflow UI (runs, plots, registry): make mlflow   dbt docs and GX Data Docs: make docs"
+	@echo "Airflow keeps running: http://127.0.0.1:$(AIRFLOW__API__PORT) (user admin, password in $(AIRFLOW_HOME)/passwords.json); make airflow-down stops it"
+	@echo "MLflow UI (runs, plots, registry): make mlflow   dbt docs and GX Data Docs: make docs"
 
 status: install ## what the warehouse holds now
 	@$(BIN)/telco360 status
@@ -102,7 +98,7 @@ pg-up: ## start a private PostgreSQL server under var/pg (installs Debian's post
 pg-down: ## stop it
 	@bash infra/pg.sh down
 
-airflow: airflow-init ## start Airflow (UI on http://127.0.0.1:8080, scheduler, dag-processor, triggerer) in the background, behind a login
+airflow: install ## start Airflow (UI on http://127.0.0.1:8080, scheduler, dag-processor, triggerer) in the background, behind a login
 	@$(BIN)/telco360 airflow up
 
 airflow-down: install ## stop what `make airflow` started

@@ -354,6 +354,13 @@ class PipelineResult:
         return out
 
 
+def task_log(st: Stack, dag_id: str, run_id: str, task_id: str) -> Path | None:
+    """The log file of a task's latest attempt (Airflow's own layout under $AIRFLOW_HOME/logs)."""
+    folder = st.airflow_home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
+    attempts = sorted(folder.glob("attempt=*.log"), key=lambda p: int(p.stem.split("=")[1]))
+    return attempts[-1] if attempts else None
+
+
 def _when(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
 

@@ -396,7 +396,14 @@ def cmd_airflow(args) -> int:
         result = af.follow(api, since)
         print("\n".join(result.lines()))
         if not result.ok:
-            print(f"error: the pipeline did not finish: see {st.url} (task logs there)", file=sys.stderr)
+            for dag_id, runs in result.runs.items():
+                for run in runs:
+                    for task_id in result.failed_tasks.get(run["dag_run_id"], []):
+                        log = af.task_log(st, dag_id, run["dag_run_id"], task_id)
+                        if log:
+                            tail = log.read_text(errors="replace").splitlines()[-15:]
+                            print(f"--- {dag_id} / {task_id} ({log}):", *tail, sep="\n  ", file=sys.stderr)
+            print(f"error: the pipeline did not finish: see {st.url}", file=sys.stderr)
             return 1
     elif args.action == "down":
         stopped = af.down(st)
