@@ -102,6 +102,10 @@ def airflow_env(st: Stack, base: dict[str, str] | None = None) -> dict[str, str]
             "AIRFLOW__API__BASE_URL": st.url,
             "AIRFLOW__API__WORKERS": "1",
             "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
+            # a scheduler that died (killed, OOM) is taken over quickly: its queued tasks are reset within 30 s
+            # and the tasks it ran that stopped heartbeating are failed (and retried) within 90 s
+            "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "30",
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "90",
             "AIRFLOW__COSMOS__CACHE_DIR": env.get("AIRFLOW__COSMOS__CACHE_DIR", str(st.home / "cache" / "cosmos")),
             "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
             "DBT_PROFILES_DIR": str(PROJECT_ROOT / "dbt_project"),
@@ -122,8 +126,10 @@ def _pid(st: Stack, component: str) -> int | None:
     f = st.pid_file(component)
     try:
         pid = int(f.read_text())
-        os.kill(pid, 0)
     except (OSError, ValueError):
+        f.unlink(missing_ok=True)
+        return None
+    if not _alive(pid):
         f.unlink(missing_ok=True)
         return None
     return pid
@@ -258,6 +264,8 @@ def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process took the number: ours is gone
         return False
     # a zombie child of ours counts as stopped
     try:

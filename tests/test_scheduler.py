@@ -5,7 +5,9 @@ month lands and the chain runs again by itself."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import socket
 import time
 import urllib.error
@@ -136,6 +138,20 @@ def test_new_months_flow_through_the_real_scheduler_with_no_manual_step(tmp_path
         settle_ingest(api, paused=False)
         second_start = datetime.now(UTC)
         landed_second = land(delivered, home / "landing", MONTHS[3:])
+        # drill: the scheduler is killed while the warehouse builds, then restarted
+        deadline = time.monotonic() + 900
+        while not any(
+            r["state"] == "running" and af._when(r["run_after"]) >= second_start for r in api.runs("build_warehouse")
+        ):
+            assert time.monotonic() < deadline, "the build did not start"
+            time.sleep(2)
+        time.sleep(5)
+        scheduler = af.running(st)["scheduler"]
+        os.kill(scheduler, signal.SIGKILL)
+        while af.running(st)["scheduler"] is not None:
+            time.sleep(0.5)
+        af.up(st)
+        assert af.running(st)["scheduler"] not in (None, scheduler)
         second = af.follow(api, second_start, timeout=1500)
         assert second.ok, "\n".join(second.lines())
         assert all(r["run_type"] != "manual" for rs in second.runs.values() for r in rs)
@@ -146,8 +162,8 @@ def test_new_months_flow_through_the_real_scheduler_with_no_manual_step(tmp_path
         assert revenue["2026-04"] == billed["2026-04"] > Decimal(0)
         assert scored["2026-04"] == (active["2026-04"], active["2026-04"])
         assert scored["2026-03"] == (active["2026-03"], active["2026-03"])  # history kept
-        assert publications == 2
-        # every delivery loaded exactly once, whatever number of polls ran
+        assert publications == 2  # no half-published month: one publication per month that landed
+        # every delivery loaded exactly once, whatever number of polls ran (and the scheduler's death)
         assert len(loads) == landed_first + landed_second and all(n == 1 for *_, n in loads)
     finally:
         stopped = af.down(st)
