@@ -12,9 +12,9 @@ pytestmark = pytest.mark.e2e
 def churn(demo):
     """What the tracking store says (read with MLflow's client), for the UI to show."""
     from telco360.ml.config import CHAMPION, CHURN_EXPERIMENT, CHURN_MODEL
+    from telco360.ml.tracking import client
 
     from ..conftest import telco360_home
-    from telco360.ml.tracking import client
 
     with telco360_home(demo.home):
         c = client()
