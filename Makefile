@@ -36,7 +36,7 @@ MONTHS ?= 3
 START ?= 2026-01
 SEED ?= 42
 
-.PHONY: help install run test lint format airflow-init airflow airflow-down pg-up pg-down status bench bench-build docs build clean quality audit bench-quality mlflow bench-models
+.PHONY: help install run test test-e2e screenshots docs-serve lint format airflow-init airflow airflow-down pg-up pg-down status bench bench-build docs build clean quality audit bench-quality mlflow bench-models
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-14s %s\n", $$1, $$2}'
@@ -49,7 +49,12 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 	$(UV) sync --frozen --quiet
 	@touch $@
 
-install: $(VENV)/.synced ## create .venv from the lock file (uv)
+# the web assets GX's Data Docs would load from CDNs, fetched from npm (locked, hashes checked): docs work offline
+vendor/web-assets/.fetched: infra/web_assets.py infra/web_assets.lock.json
+	$(PYTHON) infra/web_assets.py fetch -q
+	@touch $@
+
+install: $(VENV)/.synced vendor/web-assets/.fetched ## create .venv from the lock file (uv) and fetch the Data Docs' web assets
 
 airflow-init: install ## migrate Airflow's metadata DB (under var/airflow) and create the writer pool
 	@mkdir -p $(AIRFLOW_HOME)
@@ -83,6 +88,12 @@ test: install pg-up ## the whole suite: ruff, then pytest (PostgreSQL tests on t
 	$(BIN)/ruff format --check .
 	$(BIN)/sqlfluff lint dbt_project/models dbt_project/macros dbt_project/tests --processes 2 --disable-progress-bar --nocolor
 	source $(TELCO360_HOME)/pg/env && $(BIN)/pytest
+
+test-e2e: install ## the people's tools in headless Chromium (Debian's chromium): Data Docs, dbt docs, MLflow, Airflow
+	$(BIN)/pytest tests/e2e -m e2e
+
+screenshots: install ## the e2e run, saving its screenshots into docs/screenshots (shown in the README)
+	TELCO360_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/pytest tests/e2e -m e2e
 
 lint: install ## ruff and sqlfluff
 	$(BIN)/ruff check .
@@ -128,6 +139,9 @@ bench-quality: install ## GX validation of the marts vs plain SQL: 1M subscriber
 
 docs: install ## build dbt docs and print where they and the GX Data Docs (data-quality results) are
 	@$(BIN)/telco360 docs
+
+docs-serve: install ## serve the dbt docs (after make docs) on http://127.0.0.1:8081, this machine only (Ctrl-C stops)
+	$(BIN)/python -m http.server --bind 127.0.0.1 --directory $(TELCO360_HOME)/dbt/target-$${WAREHOUSE:-duckdb} $${DOCS_PORT:-8081}
 
 build: install ## build the warehouse with dbt outside Airflow (WAREHOUSE=duckdb|postgres, FULL_REFRESH=1)
 	$(BIN)/telco360 build $(if $(WAREHOUSE),--warehouse $(WAREHOUSE)) $${FULL_REFRESH:+--full-refresh}

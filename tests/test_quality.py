@@ -454,3 +454,20 @@ def test_a_trail_written_before_the_rename_is_still_read(tmp_path):
         run = load_run(db)
         assert (run.target, run.verdict, run.passed) == ("duckdb", "passed", True)
         assert db.all("SELECT DISTINCT target FROM audit.publications") == [("dev",)]
+
+
+def test_data_docs_pages_load_nothing_from_the_internet(built_home):
+    """GX writes CDN addresses into its pages; after the audit they point at the site's own copies (the
+    browser proof, offline: tests/e2e/test_data_docs.py)."""
+    from telco360.quality.docs_assets import EXTERNAL_LOAD, VENDOR, localize
+
+    assert VENDOR.is_dir(), "run `make install`: it fetches the Data Docs' web assets"
+    site = built_home / "data_docs"
+    pages = list(site.rglob("*.html"))
+    assert len(pages) > 10
+    assert [p for p in pages if EXTERNAL_LOAD.search(p.read_text())] == []
+    assert (site / "static" / "vendor" / "jquery@3.7.1" / "dist" / "jquery.min.js").is_file()
+    # idempotent: a second pass changes nothing and finds nothing left
+    before = {p: p.read_bytes() for p in pages}
+    assert localize(site) == []
+    assert {p: p.read_bytes() for p in pages} == before

@@ -17,6 +17,7 @@ from datetime import date, datetime
 
 from telco360.config import paths, postgres_dsn
 from telco360.db import Warehouse, trail_names
+from telco360.quality.docs_assets import localize
 from telco360.quality.suites import (
     CANDIDATE_SCHEMA,
     LAYERS,
@@ -446,6 +447,7 @@ def _validate(kind, layers, months, suites: Suites, run_id: str, started: dateti
     finally:
         ds.get_execution_engine().close()
         ds.get_engine().dispose()
+    localize(paths().data_docs)  # the pages load no CDN: Data Docs work on an intranet
     return rows
 
 
