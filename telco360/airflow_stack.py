@@ -341,10 +341,11 @@ class PipelineResult:
 
     runs: dict[str, list[dict]]
     failed_tasks: dict[str, list[str]]
+    last: str = PIPELINE[-1]
 
     @property
     def ok(self) -> bool:
-        return not self.failed_tasks and any(r["state"] == "success" for r in self.runs.get(PIPELINE[-1], []))
+        return not self.failed_tasks and any(r["state"] == "success" for r in self.runs.get(self.last, []))
 
     def lines(self) -> list[str]:
         out = []
@@ -379,17 +380,22 @@ def _seconds(start: str | None, end: str | None) -> float:
 
 
 def follow(
-    api: Api, since: datetime, until_scores: int = 1, timeout: float = 1800, quiet: float = 15
+    api: Api,
+    since: datetime,
+    until_scores: int = 1,
+    timeout: float = 1800,
+    quiet: float = 15,
+    last: str = PIPELINE[-1],
 ) -> PipelineResult:
-    """Wait until `until_scores` runs of score_customers started after `since` have succeeded, or any run
-    of the pipeline has failed, and nothing more has been queued for `quiet` seconds."""
+    """Wait until `until_scores` runs of `last` (score_customers) started after `since` have succeeded, or any
+    run of the pipeline has failed, and nothing more has been queued for `quiet` seconds."""
     deadline = time.monotonic() + timeout
     settled_at = None
     while True:
         runs = {d: [r for r in api.runs(d) if (_when(r.get("run_after")) or since) >= since] for d in PIPELINE}
         states = [r["state"] for rs in runs.values() for r in rs]
         failed = [r for rs in runs.values() for r in rs if r["state"] == "failed"]
-        done = sum(r["state"] == "success" for r in runs[PIPELINE[-1]]) >= until_scores
+        done = sum(r["state"] == "success" for r in runs[last]) >= until_scores
         if (done or failed) and all(s in TERMINAL for s in states):
             settled_at = settled_at or time.monotonic()
             if time.monotonic() - settled_at >= quiet:
@@ -409,4 +415,4 @@ def follow(
         for r in rs
         if r["state"] != "success"
     }
-    return PipelineResult(runs, {k: v or ["(not finished)"] for k, v in failed_tasks.items()})
+    return PipelineResult(runs, {k: v or ["(not finished)"] for k, v in failed_tasks.items()}, last)

@@ -99,7 +99,7 @@ def published(home: Path):
 
 
 def test_new_months_flow_through_the_real_scheduler_with_no_manual_step(tmp_path, monkeypatch):
-    delivered = make_landing(tmp_path, "delivered", subscribers=2000, months=4, seed=5)
+    delivered = make_landing(tmp_path, "delivered", subscribers=5000, months=4, seed=5)
     home = tmp_path / "home"
     landed_first = land(delivered, home / "landing", MONTHS[:3])
     assert landed_first > 3 * 15

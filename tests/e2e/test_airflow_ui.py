@@ -1,58 +1,49 @@
-"""The Airflow UI (`make airflow`: api-server, scheduler, dag-processor and triggerer on
-127.0.0.1:$AIRFLOW__API__PORT, user `admin` with a password generated under $TELCO360_HOME/airflow), with no
-network: log in, the telco360 DAGs are listed, the latest pipeline run succeeded, and the dbt models show as
-tasks of their own.
-
-UNVERIFIED: written against that interface before `make airflow` / infra/airflow.sh reached main; skipped
-while infra/airflow.sh is missing."""
+"""The Airflow UI as `make airflow` starts it (api-server, scheduler, dag-processor and triggerer on
+127.0.0.1, user `admin` with a password generated under $TELCO360_HOME/airflow), with no network: log in, the
+telco360 DAGs are listed, the latest pipeline run (through the real scheduler) succeeded, and the dbt models
+show as tasks of their own."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
+from datetime import UTC, datetime
 
 import pytest
 
+from telco360 import airflow_stack as af
+
 from ..conftest import make_landing
-from .conftest import ROOT, free_port, make_env, server
+from .conftest import free_port
 from .test_listen_addresses import listening
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(not (ROOT / "infra" / "airflow.sh").exists(), reason="make airflow is not on this branch"),
-]
-DAGS = ("ingest_extracts", "build_warehouse", "train_models", "score_customers")
+pytestmark = [pytest.mark.e2e]
+DAGS = ("ingest_extracts", "build_warehouse", "train_models", "score_customers", "rebuild_months")
 
 
 @pytest.fixture(scope="session")
 def airflow_home(data_root):
-    """A home whose pipeline ran through Airflow (`airflow dags test`, as `make run` does): one month of
-    1,500 subscribers, ingested, built by Cosmos task by task, audited and published."""
+    """A home whose ingest and warehouse build ran under the real scheduler: one month of 1,500 subscribers,
+    ingested, built, audited and published (the models need more months: their DAGs are paused here)."""
     home = data_root / "e2e_airflow"
     make_landing(home, "landing", subscribers=1500, months=1)
-    env = {**os.environ, **make_env(home), "AIRFLOW_HOME": str(home / "airflow")}
-    init = subprocess.run(["make", "-s", "airflow-init"], cwd=ROOT, env=env, capture_output=True, text=True)
-    assert init.returncode == 0, init.stdout[-2000:] + init.stderr[-2000:]
-    airflow = str(ROOT / ".venv" / "bin" / "airflow")
-    for dag in ("ingest_extracts", "build_warehouse"):
-        run = subprocess.run([airflow, "dags", "test", dag], cwd=ROOT, env=env, capture_output=True, text=True)
-        out = run.stdout + run.stderr
-        assert run.returncode == 0 and "state=success" in out, out[-3000:]
     return home
 
 
 @pytest.fixture(scope="session")
-def airflow_url(airflow_home, tmp_path_factory):
-    port = free_port()
-    log = tmp_path_factory.mktemp("airflow") / "server.log"
-    env = {**make_env(airflow_home), "AIRFLOW__API__PORT": str(port)}
-    url = f"http://127.0.0.1:{port}"
+def airflow_url(airflow_home):
+    st = af.stack(airflow_home, free_port())
     try:
-        with server(["make", "-s", "airflow"], f"{url}/api/v2/monitor/health", env, log, timeout=240) as proc:
-            yield url, proc
+        af.up(st)
+        api = af.Api(st)
+        for dag_id in ("train_models", "score_customers"):
+            api.patch(f"/api/v2/dags/{dag_id}", {"is_paused": True})
+        since = datetime.now(UTC)
+        api.trigger("ingest_extracts")
+        result = af.follow(api, since, last="build_warehouse", timeout=1200)
+        assert result.ok, "\n".join(result.lines())
+        yield st.url, af.running(st)["api-server"]
     finally:
-        subprocess.run(["make", "-s", "airflow-down"], cwd=ROOT, env={**os.environ, **env}, capture_output=True)
+        af.down(st)
 
 
 def admin_password(home) -> str:
@@ -70,8 +61,8 @@ def log_in(page, url: str, home) -> None:
 
 
 def test_airflow_listens_on_loopback_only(airflow_url):
-    _, proc = airflow_url
-    addresses = listening(proc.pid)
+    _, pid = airflow_url
+    addresses = listening(pid)
     assert addresses and {ip for ip, _ in addresses} == {"127.0.0.1"}, addresses
 
 
