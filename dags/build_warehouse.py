@@ -22,9 +22,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pendulum
-from airflow.sdk import dag, task
+from airflow.sdk import TriggerRule, dag, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-from cosmos.constants import InvocationMode, LoadMode, TestBehavior
+from cosmos.constants import PRODUCER_WATCHER_TASK_ID, ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
 from telco360.assets import MARTS, mart_asset, raw_asset
 from telco360.config import PROJECT_ROOT, paths
@@ -40,6 +40,7 @@ if TARGET == "duckdb" and "TELCO360_PII_SALT" not in os.environ:
 DBT_PROJECT = PROJECT_ROOT / "dbt_project"
 MANIFEST = paths().home / "dbt" / f"target-{TARGET}" / "manifest.json"
 RAW_ASSETS = [raw_asset(s) for s in load_contracts()]
+SENSORS_DEFER = True  # a sensor with no status yet hands its wait to the triggerer (frees its worker slot)
 
 if not MANIFEST.exists():
     raise FileNotFoundError(
@@ -64,17 +65,31 @@ def build_warehouse():
         profile_config=ProfileConfig(
             profile_name="telco360", target_name=TARGET, profiles_yml_filepath=DBT_PROJECT / "profiles.yml"
         ),
-        # dbt in a child process per task: dbt-duckdb holds the warehouse file open for the life of its
-        # process, so in-process runs (e.g. `airflow dags test`) would lock it for everything after
+        # WATCHER: one producer task runs one `dbt build` (models, seeds and their tests, in dbt's own order and
+        # threads); each seed and model is a sensor task reading its status from the producer's events, and
+        # AFTER_EACH adds one sensor per model for its tests. dbt runs in a child process (dbt-duckdb holds the
+        # warehouse file open for the life of its process), through `telco360-dbt`, which lets one dbt process
+        # at a time write (telco360/dbt_writer_lock.py).
         execution_config=ExecutionConfig(
+            execution_mode=ExecutionMode.WATCHER,
             dbt_project_path=DBT_PROJECT,
-            dbt_executable_path=str(Path(sys.executable).with_name("dbt")),
+            dbt_executable_path=str(Path(sys.executable).with_name("telco360-dbt")),
             invocation_mode=InvocationMode.SUBPROCESS,
+            # the producer is the writer: it holds the pool's one slot for the whole build
+            setup_operator_args={"pool": "warehouse_writer"},
         ),
-        # BUILD: one task per model runs `dbt build` on it, so its tests run right after it
-        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.BUILD),
-        operator_args={"pool": "warehouse_writer", "install_deps": False},
+        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_EACH),
+        # The sensors stay out of `warehouse_writer`: they wait on the producer, which holds its one slot. A
+        # retried or cleared sensor runs `dbt run --select <model>` itself; telco360-dbt serialises those.
+        operator_args={"install_deps": False, "deferrable": SENSORS_DEFER},
     )
+    # The sensors start once the producer has finished (whatever its state): they find their status at the
+    # first look, never wait, and take no CPU from dbt on the way. (Started alongside it, as Cosmos does, a
+    # sensor run before the producer by `airflow dags test`, which runs one task at a time, waits forever.)
+    producer = dbt.get_child_by_label(PRODUCER_WATCHER_TASK_ID)
+    for first in [t for t in dbt.get_roots() if t is not producer]:
+        producer >> first
+        first.trigger_rule = TriggerRule.ALL_DONE
 
     @task(pool="warehouse_writer", retries=0, outlets=[mart_asset(m) for m in MARTS])
     def audit_and_publish() -> str:
