@@ -81,7 +81,7 @@ def build_warehouse():
         render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_EACH),
         # The sensors stay out of `warehouse_writer`: they wait on the producer, which holds its one slot. A
         # retried or cleared sensor runs `dbt run --select <model>` itself; telco360-dbt serialises those.
-        operator_args={"install_deps": False, "deferrable": SENSORS_DEFER},
+        operator_args={"deferrable": SENSORS_DEFER},
     )
     # The sensors start once the producer has finished (whatever its state): they find their status at the
     # first look, never wait, and take no CPU from dbt on the way. (Started alongside it, as Cosmos does, a
