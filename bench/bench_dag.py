@@ -76,6 +76,7 @@ def main() -> None:
     ap.add_argument("--months", type=int, default=3)
     ap.add_argument("--work", default=str(ROOT / "var" / "bench-dag"))
     ap.add_argument("--keep", action="store_true", help="reuse the generated landing folder")
+    ap.add_argument("--dags", default=str(ROOT / "dags"), help="the DAGs folder (e.g. an older build DAG's)")
     args = ap.parse_args()
     work = Path(args.work).resolve()
     prepare_landing(work, args.subscribers, args.months, args.keep)  # work/landing: TELCO360_HOME is work
@@ -88,7 +89,7 @@ def main() -> None:
         "TELCO360_HOME": str(work),
         "TELCO360_WAREHOUSE": "duckdb",
         "AIRFLOW_HOME": str(work / "airflow"),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(Path(args.dags).resolve()),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__COSMOS__CACHE_DIR": str(work / "cosmos"),
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",

@@ -2,12 +2,18 @@
 ### build_warehouse — dbt: staging → intermediate → marts
 
 Runs when every `raw.<source>` asset has been updated by `ingest_extracts`. The dbt project
-(`dbt_project/`) is rendered by Astronomer Cosmos from dbt's manifest (no dbt call at parse time):
-one task per seed and model (`dbt build` on it: the model, then its tests). The embedded warehouse takes one
-writer at a time (pool `warehouse_writer`). dbt writes the marts to schema `marts_candidate`;
-`audit_and_publish` runs the Great Expectations suites (`expectations/`) and, only if no critical check
-failed, copies the marts into `marts` (what BI users read) and emits one asset per mart. A critical
-failure fails the task and leaves `marts` at the last build that passed.
+(`dbt_project/`) is rendered by Astronomer Cosmos from dbt's manifest (no dbt call at parse time) in its
+WATCHER mode: one task, `dbt.dbt_producer_watcher`, runs a single `dbt build` of the whole project — what
+`telco360 build` runs, at dbt's own speed — in the `warehouse_writer` pool (the embedded warehouse takes one
+writer at a time). Every seed and model keeps its own task (`dbt.<model>.run`, then `dbt.<model>.test` for
+its tests), a sensor that reads the node's result from the build's events once it has finished: green, red
+or skipped as dbt left it, with dbt's log line. A retried or cleared model task runs `dbt run --select
+<model>` itself; dbt is started through `telco360-dbt`, so such runs wait for each other.
+
+dbt writes the marts to schema `marts_candidate`; `audit_and_publish` runs the Great Expectations suites
+(`expectations/`) and, only if no critical check failed, copies the marts into `marts` (what BI users read)
+and emits one asset per mart. A critical failure fails the task and leaves `marts` at the last build that
+passed.
 
 Warehouse: `TELCO360_WAREHOUSE` = `duckdb` (the embedded file, default) or `postgres` (credentials and
 `TELCO360_PII_SALT` from the environment). The manifest is written by `telco360 build --parse-only`
