@@ -36,7 +36,7 @@ MONTHS ?= 3
 START ?= 2026-01
 SEED ?= 42
 
-.PHONY: help install run test test-e2e screenshots docs-serve lint format airflow-init airflow airflow-down pg-up pg-down status bench bench-build docs build clean quality audit bench-quality mlflow bench-models
+.PHONY: help install run test test-e2e screenshots docs-serve lint format airflow-init airflow airflow-down pg-up pg-down status bench bench-build bench-dag docs build clean quality audit bench-quality mlflow bench-models
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-14s %s\n", $$1, $$2}'
@@ -124,6 +124,9 @@ bench: install ## loader benchmark: 1M subscribers x 1 month (BENCH_SUBSCRIBERS 
 
 bench-build: install pg-up ## warehouse build benchmark: 1M subscribers x 3 months, DuckDB and PostgreSQL
 	source $(TELCO360_HOME)/pg/env && $(BIN)/python bench/bench_build.py --subscribers $${BENCH_SUBSCRIBERS:-1000000}
+
+bench-dag: install ## build_warehouse DAG (airflow dags test) / bare `telco360 build`, same data: 20k x 3 months (BENCH_SUBSCRIBERS)
+	$(BIN)/python bench/bench_dag.py --subscribers $${BENCH_SUBSCRIBERS:-20000}
 
 bench-models: install ## models benchmark: 1M subscribers x 4 months (training, scoring ratio, peak memory)
 	$(BIN)/python bench/bench_models.py --subscribers $${BENCH_SUBSCRIBERS:-1000000}

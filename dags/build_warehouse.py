@@ -2,12 +2,18 @@
 ### build_warehouse — dbt: staging → intermediate → marts
 
 Runs when every `raw.<source>` asset has been updated by `ingest_extracts`. The dbt project
-(`dbt_project/`) is rendered by Astronomer Cosmos from dbt's manifest (no dbt call at parse time):
-one task per seed and model (`dbt build` on it: the model, then its tests). The embedded warehouse takes one
-writer at a time (pool `warehouse_writer`). dbt writes the marts to schema `marts_candidate`;
-`audit_and_publish` runs the Great Expectations suites (`expectations/`) and, only if no critical check
-failed, copies the marts into `marts` (what BI users read) and emits one asset per mart. A critical
-failure fails the task and leaves `marts` at the last build that passed.
+(`dbt_project/`) is rendered by Astronomer Cosmos from dbt's manifest (no dbt call at parse time) in its
+WATCHER mode: one task, `dbt.dbt_producer_watcher`, runs a single `dbt build` of the whole project — what
+`telco360 build` runs, at dbt's own speed — in the `warehouse_writer` pool (the embedded warehouse takes one
+writer at a time). Every seed and model keeps its own task (`dbt.<model>.run`, then `dbt.<model>.test` for
+its tests), a sensor that reads the node's result from the build's events once it has finished: green, red
+or skipped as dbt left it, with dbt's log line. A retried or cleared model task runs `dbt run --select
+<model>` itself; dbt is started through `telco360-dbt`, so such runs wait for each other.
+
+dbt writes the marts to schema `marts_candidate`; `audit_and_publish` runs the Great Expectations suites
+(`expectations/`) and, only if no critical check failed, copies the marts into `marts` (what BI users read)
+and emits one asset per mart. A critical failure fails the task and leaves `marts` at the last build that
+passed.
 
 Warehouse: `TELCO360_WAREHOUSE` = `duckdb` (the embedded file, default) or `postgres` (credentials and
 `TELCO360_PII_SALT` from the environment). The manifest is written by `telco360 build --parse-only`
@@ -22,9 +28,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pendulum
-from airflow.sdk import dag, task
+from airflow.sdk import TriggerRule, dag, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-from cosmos.constants import InvocationMode, LoadMode, TestBehavior
+from cosmos.constants import PRODUCER_WATCHER_TASK_ID, ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
 from telco360.assets import MARTS, mart_asset, raw_asset
 from telco360.config import PROJECT_ROOT, paths
@@ -40,6 +46,10 @@ if TARGET == "duckdb" and "TELCO360_PII_SALT" not in os.environ:
 DBT_PROJECT = PROJECT_ROOT / "dbt_project"
 MANIFEST = paths().home / "dbt" / f"target-{TARGET}" / "manifest.json"
 RAW_ASSETS = [raw_asset(s) for s in load_contracts()]
+# Measured (make bench-dag): started after the build, no sensor defers and none pokes twice, so the mode costs
+# nothing; deferrable, because Cosmos' trigger ends the wait for a node the build never reported, where a poking
+# sensor would hold its worker slot until its timeout.
+SENSORS_DEFER = True
 
 if not MANIFEST.exists():
     raise FileNotFoundError(
@@ -65,17 +75,32 @@ def build_warehouse():
         profile_config=ProfileConfig(
             profile_name="telco360", target_name=TARGET, profiles_yml_filepath=DBT_PROJECT / "profiles.yml"
         ),
-        # dbt in a child process per task: dbt-duckdb holds the warehouse file open for the life of its
-        # process, so in-process runs (e.g. `airflow dags test`) would lock it for everything after
+        # WATCHER: one producer task runs one `dbt build` (models, seeds and their tests, in dbt's own order and
+        # threads); each seed and model is a sensor task reading its status from the producer's events, and
+        # AFTER_EACH adds one sensor per model for its tests. dbt runs in a child process (dbt-duckdb holds the
+        # warehouse file open for the life of its process), through `telco360-dbt`, which lets one dbt process
+        # at a time write (telco360/dbt_writer_lock.py).
         execution_config=ExecutionConfig(
+            execution_mode=ExecutionMode.WATCHER,
             dbt_project_path=DBT_PROJECT,
-            dbt_executable_path=str(Path(sys.executable).with_name("dbt")),
+            dbt_executable_path=str(Path(sys.executable).with_name("telco360-dbt")),
             invocation_mode=InvocationMode.SUBPROCESS,
+            # the producer is the writer: it holds the pool's one slot for the whole build
+            setup_operator_args={"pool": "warehouse_writer"},
         ),
-        # BUILD: one task per model runs `dbt build` on it, so its tests run right after it
-        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.BUILD),
-        operator_args={"pool": "warehouse_writer", "install_deps": False},
+        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_EACH),
+        # The sensors stay out of `warehouse_writer`: they wait on the producer, which holds its one slot. A
+        # retried or cleared sensor runs `dbt run --select <model>` itself; telco360-dbt serialises those.
+        operator_args={"deferrable": SENSORS_DEFER},
     )
+    # The sensors start once the producer has finished (whatever its state): they find their status at the
+    # first look, never wait, and take no CPU from dbt on the way. (Started alongside it, as Cosmos does, a
+    # sensor run before the producer by `airflow dags test`, which runs one task at a time, waits forever.)
+    producer = dbt.get_child_by_label(PRODUCER_WATCHER_TASK_ID)
+    first = [t for t in dbt.get_roots() if t is not producer]
+    producer >> first  # in one call: Airflow hashes the DAG, 15 schedule assets included, for both ends of each
+    for sensor in first:
+        sensor.trigger_rule = TriggerRule.ALL_DONE
 
     @task(pool="warehouse_writer", retries=0, outlets=[mart_asset(m) for m in MARTS])
     def audit_and_publish() -> str:

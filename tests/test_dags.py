@@ -86,36 +86,71 @@ def test_ingest_dag_shape(dagbag):
 
 
 def test_build_dag_renders_every_model_and_runs_on_the_raw_assets(dagbag, manifest):
+    """Cosmos WATCHER: one producer task runs `dbt build`; every seed and model is a sensor task, and the tests
+    of each are one more, wired in dbt's own dependency order (read here from the manifest, not from Cosmos)."""
     from telco360.contracts import load_contracts
 
     dag = dagbag.dags["build_warehouse"]
-    nodes = json.loads(manifest.read_text())["nodes"].values()
+    nodes = list(json.loads(manifest.read_text())["nodes"].values())
     models = {n["name"] for n in nodes if n["resource_type"] == "model"}
     seeds = {n["name"] for n in nodes if n["resource_type"] == "seed"}
-    task_ids = {t.task_id for t in dag.tasks}
     # the manifest holds exactly the project's files: one model per .sql file, one seed per .csv file
     project = DAGS.parent / "dbt_project"
     assert models == {p.stem for p in (project / "models").rglob("*.sql")}
     assert seeds == {p.stem for p in (project / "seeds").glob("*.csv")}
     assert len(models) > 30 and len(seeds) > 5
-    assert {f"dbt.{m}_model_build" for m in models} | {f"dbt.{s}_seed_build" for s in seeds} <= task_ids
     # scheduled when every raw asset the ingest DAG emits has been updated
     assert {a.uri for a in dag.timetable.asset_condition.objects} == {
         f"telco360://warehouse/raw/{s}" for s in load_contracts()
     }
-    # each model runs after exactly the models and seeds it selects from, as dbt's manifest records them
-    task_of = {n["unique_id"]: f"dbt.{n['name']}_{n['resource_type']}_build" for n in nodes}
-    for node in (n for n in nodes if n["resource_type"] == "model"):
-        upstream = dag.get_task(task_of[node["unique_id"]]).upstream_task_ids
-        assert upstream == {task_of[d] for d in node["depends_on"]["nodes"] if d in task_of}, node["name"]
-    assert "dbt.int_billing__monthly_model_build" in dag.get_task("dbt.customer_360_model_build").upstream_task_ids
+
+    built = {n["unique_id"]: n for n in nodes if n["resource_type"] in ("model", "seed")}
+    tested = {parent for n in nodes if n["resource_type"] == "test" for parent in n["depends_on"].get("nodes", [])}
+    verb = {"model": "run", "seed": "seed"}
+
+    def own_task(uid: str) -> str:  # the sensor of the node itself (a group `dbt.<name>` when it has tests)
+        n = built[uid]
+        sep = "." if uid in tested else "_"
+        return f"dbt.{n['name']}{sep}{verb[n['resource_type']]}"
+
+    def done_task(uid: str) -> str:  # the last sensor of the node: its tests', if it has any
+        return f"dbt.{built[uid]['name']}.test" if uid in tested else own_task(uid)
+
+    producer = dag.get_task("dbt.dbt_producer_watcher")
+    expected = {own_task(u) for u in built} | {done_task(u) for u in built}
+    expected |= {producer.task_id, "dbt.dbt_producer_watcher_done"}
+    assert {t.task_id for t in dag.tasks if t.task_id.startswith("dbt.")} == expected
+    # each node waits for exactly the models and seeds it selects from (done, tests included), as dbt's
+    # manifest records them; a node that selects from none (a seed, a staging model) waits for the producer
+    for uid, node in built.items():
+        deps = {done_task(d) for d in node["depends_on"].get("nodes", []) if d in built}
+        task = dag.get_task(own_task(uid))
+        assert task.upstream_task_ids == (deps or {producer.task_id}), node["name"]
+        assert task.model_unique_id == uid  # the sensor reads this node's status from the producer
+        if uid in tested:
+            assert dag.get_task(done_task(uid)).upstream_task_ids == {task.task_id}, node["name"]
+    assert "dbt.int_billing__monthly.test" in dag.get_task("dbt.customer_360.run").upstream_task_ids
+
+    # one `dbt build` of the whole project, through the wrapper that lets one dbt process write at a time;
+    # the producer alone holds the warehouse's writer slot, and every sensor starts after it has finished
+    assert producer.base_cmd == ["build"] and not producer.select and not producer.exclude
+    assert Path(producer.dbt_executable_path).name == "telco360-dbt"
+    assert producer.pool == "warehouse_writer"
+    sensors = expected - {producer.task_id, "dbt.dbt_producer_watcher_done"}
+    assert producer.get_flat_relative_ids(upstream=False) >= sensors
+    for task in (dag.get_task(t) for t in sensors):
+        assert task.pool != "warehouse_writer", task.task_id  # they wait on the producer, which holds its slot
+        assert Path(task.dbt_executable_path).name == "telco360-dbt"  # a retried sensor runs dbt itself
+        if producer.task_id in task.upstream_task_ids:  # producer failed or skipped (retry): read what it left
+            assert task.trigger_rule == "all_done", task.task_id
+
     publish = dag.get_task("audit_and_publish")
     dbt_tasks = {t.task_id for t in dag.tasks if t.task_id.startswith("dbt.")}
     assert publish.get_flat_relative_ids(upstream=True) >= dbt_tasks and publish.retries == 0
     from telco360.assets import MARTS
 
     assert {o.name for o in publish.outlets} == {f"marts.{m}" for m in MARTS}
-    assert all(t.pool == "warehouse_writer" for t in dag.tasks if t.task_id.startswith("dbt."))
+    assert publish.pool == "warehouse_writer"
 
 
 def test_a_rejected_delivery_fails_the_ingest_report_not_the_loads(dagbag):
