@@ -35,10 +35,27 @@ def test_dags_import_without_errors(dagbag):
 
 
 def test_dag_files_parse_fast(dagbag):
-    stats = dagbag.dagbag_stats
-    assert stats, "no DAG files were parsed"
-    for s in stats:
-        assert s.duration.total_seconds() < 1.0, s.file
+    """Each file parses in under a second of CPU once its imports are loaded (the dag-processor imports a DAG
+    file's modules once, before it forks the parses: `parsing_pre_import_modules`). CPU time, not wall time:
+    a loaded machine stretches wall time, and this would test the machine, not the DAG files."""
+    assert dagbag.dagbag_stats, "no DAG files were parsed"
+    code = (
+        "import json, runpy, time\n"
+        "import airflow.sdk, cosmos, telco360.assets, telco360.contracts, telco360.db\n"
+        "out = {}\n"
+        f"for f in {sorted(str(p) for p in DAGS.glob('*.py'))!r}:\n"
+        "    runpy.run_path(f)  # its imports\n"
+        "    t0 = time.process_time()\n"
+        "    runpy.run_path(f)\n"
+        "    out[f.rsplit('/', 1)[1]] = time.process_time() - t0\n"
+        "print(json.dumps(out))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    cpu = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert set(cpu) == {p.name for p in DAGS.glob("*.py")}
+    slow = {f: round(s, 2) for f, s in cpu.items() if s >= 1.0}
+    assert slow == {}, cpu
 
 
 def test_dag_files_import_nothing_heavy_and_touch_no_connection(manifest):
