@@ -36,7 +36,7 @@ MONTHS ?= 3
 START ?= 2026-01
 SEED ?= 42
 
-.PHONY: help install run test test-e2e screenshots docs-serve lint format airflow-init airflow airflow-down pg-up pg-down status bench bench-build bench-dag docs build clean quality audit bench-quality mlflow bench-models
+.PHONY: help install run test test-fast test-e2e screenshots docs-serve lint format airflow-init airflow airflow-down pg-up pg-down status bench bench-build bench-dag docs build clean quality audit bench-quality mlflow bench-models
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-14s %s\n", $$1, $$2}'
@@ -94,6 +94,9 @@ test-e2e: install ## the people's tools in headless Chromium (Debian's chromium)
 
 screenshots: install ## the e2e run, saving its screenshots into docs/screenshots (shown in the README)
 	TELCO360_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/pytest tests/e2e -m e2e
+
+test-fast: install ## the unit layer only (no warehouse, no server): about a minute
+	$(BIN)/pytest -q -m unit
 
 lint: install ## ruff and sqlfluff
 	$(BIN)/ruff check .

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.unit  # `make test-fast`
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # a reader of the product never has these: the specification and the decks live outside the repository

@@ -52,6 +52,7 @@ def mlflow_store(tmp_path, monkeypatch):
     return tmp_path
 
 
+@pytest.mark.unit
 def test_time_split_trains_on_earlier_months_only():
     df = planted_table(n=50, months=4)
     split = split_by_time(df, "month")
@@ -63,6 +64,7 @@ def test_time_split_trains_on_earlier_months_only():
     assert len(two.valid) + len(two.test) == 50 and not set(two.valid.index) & set(two.test.index)
 
 
+@pytest.mark.unit
 def test_top_decile_lift_and_capture_by_hand():
     y = np.array([1, 1, 0, 0, 0, 0, 0, 0, 0, 1] * 2)  # 6 positives in 20 rows
     p = np.linspace(1, 0, 20)  # rows in score order: the top two (10%) are rows 0 and 1, both positive
@@ -71,6 +73,7 @@ def test_top_decile_lift_and_capture_by_hand():
     assert capture == pytest.approx(2 / 6)
 
 
+@pytest.mark.unit
 def test_promotion_rule_reasons():
     rule = Promotion(margin=0.01, floor_auc=0.6)
     assert decide({"roc_auc": 0.7}, None, True, rule).promote

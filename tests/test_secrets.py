@@ -8,6 +8,10 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.unit  # `make test-fast`
+
 ROOT = Path(__file__).resolve().parent.parent
 
 PATTERNS = {

@@ -16,6 +16,8 @@ from telco360.cli import main
 from telco360.simulator.generate import GenerateConfig, generate
 from telco360.simulator.platform_campaigns import CampaignFileError
 
+pytestmark = pytest.mark.unit  # `make test-fast`
+
 BASE = dict(subscribers=4000, start="2026-01", seed=5, progress=False)
 # rule -> (product, precedence, channel); products every handset can use, so every row can respond
 RULES = {

@@ -15,6 +15,8 @@ import pytest
 from telco360.ml.offers import TargetingInputError, build_offers
 from telco360.ml.targeting import SUPPRESSION_REASONS, build_targets, control_draw
 
+pytestmark = pytest.mark.unit  # `make test-fast`
+
 DBT = Path(__file__).resolve().parent.parent / "dbt_project"
 SEEDS = DBT / "seeds"
 MONTH = pd.Timestamp("2026-03-01")
