@@ -298,8 +298,18 @@ class Api:
         req.add_header("Content-Type", "application/json")
         if auth:
             req.add_header("Authorization", f"Bearer {self.token()}")
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return json.loads(resp.read() or b"{}")
+        for attempt in range(8):  # a busy SQLite metadata DB answers 500 now and then: try again
+            try:
+                with urllib.request.urlopen(req, timeout=30) as resp:
+                    return json.loads(resp.read() or b"{}")
+            except urllib.error.HTTPError as exc:
+                if exc.code < 500 or attempt == 7:
+                    raise
+            except (urllib.error.URLError, TimeoutError, ConnectionError):
+                if attempt == 7:
+                    raise
+            time.sleep(2 + 2 * attempt)
+        raise AssertionError("unreachable")
 
     def token(self) -> str:
         if self._token is None:
