@@ -327,8 +327,9 @@ class Api:
         return self._request("PATCH", path, body)
 
     def runs(self, dag_id: str) -> list[dict]:
-        """The DAG's runs, oldest first."""
-        return self.get(f"/api/v2/dags/{dag_id}/dagRuns?order_by=run_after&limit=100")["dag_runs"]
+        """The DAG's latest runs, oldest first."""
+        newest = self.get(f"/api/v2/dags/{dag_id}/dagRuns?order_by=-run_after&limit=100")["dag_runs"]
+        return newest[::-1]  # the latest 100: an hourly poll makes more than that in a week
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
         quoted = urllib.parse.quote(run_id, safe="")
