@@ -72,7 +72,7 @@ def test_the_dags_are_listed(airflow_url, airflow_home, offline, shots):
     log_in(page, url, airflow_home)
     page.goto(f"{url}/dags")
     for dag in DAGS:
-        page.get_by_role("link", name=dag, exact=True).wait_for(timeout=30_000)
+        page.get_by_role("link", name=dag, exact=True).first.wait_for(timeout=30_000)
     page.screenshot(path=str(shots / "airflow-dags.png"))
     assert offline.left_the_machine == []
 
@@ -82,8 +82,8 @@ def test_the_latest_pipeline_run_succeeded_with_a_task_per_dbt_model(airflow_url
     page = offline.page
     log_in(page, url, airflow_home)
     page.goto(f"{url}/dags/build_warehouse/runs")
-    page.get_by_text("success", exact=True).first.wait_for(timeout=30_000)
-    assert page.get_by_text("failed", exact=True).count() == 0
+    page.get_by_text("Success", exact=True).first.wait_for(timeout=30_000)  # the run's state, as the UI shows it
+    assert page.get_by_text("Failed", exact=True).count() == 0
     page.goto(f"{url}/dags/build_warehouse/tasks")
     body = page.locator("body")
     for model in ("stg_crm__subscribers", "int_billing__monthly", "customer_360"):
