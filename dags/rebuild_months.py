@@ -8,7 +8,8 @@ trigger it from the UI ("Trigger DAG w/ config") or
 1. `months` checks the two months (exactly `YYYY-MM`, start ≤ end).
 2. `load` loads every source's deliveries of those months that are not loaded yet or changed since their
    load (a late or corrected delivery); identical ones are skipped, as in `ingest_extracts`. `report` fails
-   the run, naming them, if any delivery was rejected.
+   the run, naming them, if any delivery was rejected; the rebuild of what did load goes on, and the gate
+   decides publication (a month missing a delivery fails its completeness check).
 3. `build` runs one `dbt build` that rebuilds the incremental models from `start` through the latest month
    (later months read the rebuilt ones: 3-month trends, next-month churn) into `marts_candidate`.
 4. `audit_and_publish` is the same gate as `build_warehouse`: Great Expectations on every layer for the months

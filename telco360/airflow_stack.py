@@ -129,10 +129,21 @@ def _pid(st: Stack, component: str) -> int | None:
     except (OSError, ValueError):
         f.unlink(missing_ok=True)
         return None
-    if not _alive(pid):
+    if not _alive(pid) or not _is_component(pid, component):
         f.unlink(missing_ok=True)
         return None
     return pid
+
+
+def _is_component(pid: int, component: str) -> bool:
+    """The process is `airflow <component>` (a pid file outliving its process may name someone else's)."""
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return (any(a.endswith(b"airflow") for a in args) and component.encode() in args) or (
+        args and args[0].startswith(b"airflow ") and component.replace("-", "_").encode() in args[0]
+    )
 
 
 def running(st: Stack) -> dict[str, int | None]:
@@ -240,24 +251,34 @@ def _tail(path: Path, n: int = 8) -> list[str]:
 
 
 def down(st: Stack, timeout: float = 30) -> list[str]:
-    """Stop every component (its whole process group: the task processes it started too)."""
-    stopped = []
+    """Stop every component and every process it started: its process group, and the task processes Airflow's
+    supervisor moves into groups of their own (found as descendants before the first signal)."""
+    import psutil
+
+    stopped, family = [], []
     for component, pid in running(st).items():
         if pid is None:
             continue
+        with contextlib.suppress(psutil.Error):
+            family += psutil.Process(pid).children(recursive=True)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGTERM)
-        stopped.append(component)
+        stopped.append((component, pid))
+    for proc in family:
+        with contextlib.suppress(psutil.Error):
+            proc.terminate()
     deadline = time.monotonic() + timeout
-    for component in stopped:
-        pid = int(st.pid_file(component).read_text())
+    for component, pid in stopped:
         while time.monotonic() < deadline and _alive(pid):
             time.sleep(0.3)
-        if _alive(pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):  # whatever of its group is left
+            os.killpg(pid, signal.SIGKILL)
         st.pid_file(component).unlink(missing_ok=True)
-    return stopped
+    _, left = psutil.wait_procs(family, timeout=max(0.0, deadline - time.monotonic()))
+    for proc in left:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    return [component for component, _ in stopped]
 
 
 def _alive(pid: int) -> bool:
@@ -303,10 +324,10 @@ class Api:
                 with urllib.request.urlopen(req, timeout=30) as resp:
                     return json.loads(resp.read() or b"{}")
             except urllib.error.HTTPError as exc:
-                if exc.code < 500 or attempt == 7:
+                if exc.code < 500 or attempt == 7 or method == "POST":  # a POST may have been done: never twice
                     raise
             except (urllib.error.URLError, TimeoutError, ConnectionError):
-                if attempt == 7:
+                if attempt == 7 or method == "POST":
                     raise
             time.sleep(2 + 2 * attempt)
         raise AssertionError("unreachable")
@@ -386,6 +407,14 @@ def task_log(st: Stack, dag_id: str, run_id: str, task_id: str) -> Path | None:
     return attempts[-1] if attempts else None
 
 
+def _since(run: dict, since: datetime) -> bool:
+    """A run that belongs to what happened since `since`: queued or started after it, still active, or ended
+    after it (a scheduled run dated before it may be the one doing the work)."""
+    if run["state"] not in TERMINAL:
+        return True
+    return any((_when(run.get(k)) or datetime.min.replace(tzinfo=UTC)) >= since for k in ("run_after", "end_date"))
+
+
 def _when(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
 
@@ -408,7 +437,7 @@ def follow(
     deadline = time.monotonic() + timeout
     settled_at = None
     while True:
-        runs = {d: [r for r in api.runs(d) if (_when(r.get("run_after")) or since) >= since] for d in PIPELINE}
+        runs = {d: [r for r in api.runs(d) if _since(r, since)] for d in PIPELINE}
         states = [r["state"] for rs in runs.values() for r in rs]
         failed = [r for rs in runs.values() for r in rs if r["state"] == "failed"]
         done = sum(r["state"] == "success" for r in runs[last]) >= until_scores

@@ -5,6 +5,7 @@ month lands and the chain runs again by itself."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -107,6 +108,7 @@ def test_new_months_flow_through_the_real_scheduler_with_no_manual_step(tmp_path
     monkeypatch.setenv("TELCO360_WAREHOUSE", "duckdb")
     st = af.stack(home, free_port())
     start = datetime.now(UTC)
+    scheduler = None
     try:
         created = af.up(st)
         assert created and created == af.password(st)  # generated once, kept under TELCO360_HOME (mode 600)
@@ -167,5 +169,8 @@ def test_new_months_flow_through_the_real_scheduler_with_no_manual_step(tmp_path
         assert len(loads) == landed_first + landed_second and all(n == 1 for *_, n in loads)
     finally:
         stopped = af.down(st)
+        if scheduler:  # the killed scheduler's executor workers outlive it in its process group
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(scheduler, signal.SIGKILL)
     assert set(stopped) == set(af.COMPONENTS)
     assert af.running(st) == dict.fromkeys(af.COMPONENTS)
