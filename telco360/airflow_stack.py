@@ -137,10 +137,15 @@ def _pid(st: Stack, component: str) -> int | None:
 
 def _is_component(pid: int, component: str) -> bool:
     """The process is `airflow <component>` (a pid file outliving its process may name someone else's)."""
-    try:
-        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return False
+    for _ in range(20):  # empty while the kernel is still setting up an exec: look again shortly
+        try:
+            raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return False
+        if raw:
+            break
+        time.sleep(0.05)
+    args = raw.split(b"\0")
     return (any(a.endswith(b"airflow") for a in args) and component.encode() in args) or (
         args and args[0].startswith(b"airflow ") and component.replace("-", "_").encode() in args[0]
     )
@@ -215,11 +220,12 @@ def up(st: Stack, timeout: float = 240) -> str | None:
     env = airflow_env(st)
     exe = str(Path(sys.executable).with_name("airflow"))
     started = datetime.now(UTC)
+    procs: dict[str, subprocess.Popen] = {}
     for component, pid in running(st).items():
         if pid:
             continue
         with open(st.log_file(component), "ab") as log:
-            proc = subprocess.Popen(
+            procs[component] = subprocess.Popen(
                 [exe, component],
                 env=env,
                 stdout=log,
@@ -228,10 +234,13 @@ def up(st: Stack, timeout: float = 240) -> str | None:
                 start_new_session=True,  # its own process group: `down` stops it and every child it started
                 cwd=st.home,
             )
-        st.pid_file(component).write_text(str(proc.pid))
+        st.pid_file(component).write_text(str(procs[component].pid))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        dead = [c for c, pid in running(st).items() if pid is None]
+        # what this call started is watched through its own handle: right after exec the kernel may not have
+        # set a process's command line yet, and an empty one is not taken for a stopped component
+        dead = [c for c, pid in running(st).items() if c not in procs and pid is None]
+        dead += [c for c, proc in procs.items() if proc.poll() is not None]
         if dead:
             raise AirflowStackError(
                 f"airflow {dead[0]} stopped while starting: see {st.log_file(dead[0])}"

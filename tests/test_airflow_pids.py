@@ -1,0 +1,66 @@
+"""`telco360 airflow status|down` find the components through their pid files, and a pid file is only believed
+when the process it names is that Airflow component: one outliving its process (a reboot, a kill -9) may
+name someone else's process by now, and `down` must never signal it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from telco360 import airflow_stack as af
+
+pytestmark = pytest.mark.unit
+
+
+def _start(args: list[str]) -> subprocess.Popen:
+    proc = subprocess.Popen(args, start_new_session=True)
+    for _ in range(100):  # until the exec has set its command line
+        if Path(f"/proc/{proc.pid}/cmdline").read_bytes():
+            break
+        time.sleep(0.02)
+    return proc
+
+
+def test_a_pid_file_naming_another_process_is_dropped_and_that_process_left_alone(tmp_path):
+    st = af.stack(tmp_path, 1)
+    st.run_dir.mkdir(parents=True)
+    stranger = _start(["sleep", "60"])
+    try:
+        st.pid_file("scheduler").write_text(str(stranger.pid))
+        assert af.running(st)["scheduler"] is None
+        assert not st.pid_file("scheduler").exists()
+        st.pid_file("scheduler").write_text(str(stranger.pid))
+        assert af.down(st) == []
+        assert stranger.poll() is None, "down() signalled a process that is not an Airflow component"
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
+def test_a_pid_file_naming_the_component_is_believed(tmp_path):
+    st = af.stack(tmp_path, 1)
+    st.run_dir.mkdir(parents=True)
+    fake = tmp_path / "bin" / "airflow"  # the command line of `<venv>/bin/airflow scheduler`, as Popen starts it
+    fake.parent.mkdir()
+    fake.write_text("import time\ntime.sleep(60)\n")
+    proc = _start([sys.executable, str(fake), "scheduler"])
+    other = _start([sys.executable, str(fake), "triggerer"])
+    try:
+        st.pid_file("scheduler").write_text(str(proc.pid))
+        st.pid_file("dag-processor").write_text(str(other.pid))  # alive, an airflow, but not this component
+        found = af.running(st)
+        assert found["scheduler"] == proc.pid
+        assert found["dag-processor"] is None
+        assert af.down(st) == ["scheduler"]
+        proc.wait(timeout=30)
+        assert other.poll() is None
+    finally:
+        for p in (proc, other):
+            if p.poll() is None:
+                os.killpg(p.pid, 9)
+                p.wait()
