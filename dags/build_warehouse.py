@@ -3,12 +3,15 @@
 
 Runs when every `raw.<source>` asset has been updated by `ingest_extracts`. The dbt project
 (`dbt_project/`) is rendered by Astronomer Cosmos from dbt's manifest (no dbt call at parse time) in its
-WATCHER mode: one task, `dbt.dbt_producer_watcher`, runs a single `dbt build` of the whole project — what
-`telco360 build` runs, at dbt's own speed — in the `warehouse_writer` pool (the embedded warehouse takes one
-writer at a time). Every seed and model keeps its own task (`dbt.<model>.run`, then `dbt.<model>.test` for
-its tests), a sensor that reads the node's result from the build's events once it has finished: green, red
-or skipped as dbt left it, with dbt's log line. A retried or cleared model task runs `dbt run --select
-<model>` itself; dbt is started through `telco360-dbt`, so such runs wait for each other.
+WATCHER mode: one task, `dbt.dbt_producer_watcher`, runs a single `dbt build` of every seed and model — at
+dbt's own speed — in the `warehouse_writer` pool (the embedded warehouse takes one writer at a time). Every
+seed and model keeps its own task (`dbt.<model>_run`, `dbt.<seed>_seed`), a sensor that reads the node's
+result from the build's events once it has finished: green, red or skipped as dbt left it, with dbt's log
+line. Then `dbt.telco360_test` runs every dbt test of the project in one `dbt test` (a failed test fails the
+task and nothing is published; its log names the test). Tests run after all models rather than after each:
+half the tasks (one Airflow task costs a process start and a parse of this file), so the DAG stays close to
+the bare build's time (`make bench-dag`). A retried or cleared model task runs `dbt run --select <model>`
+itself; dbt is always started through `telco360-dbt`, so such runs wait for each other.
 
 dbt writes the marts to schema `marts_candidate`; `audit_and_publish` runs the Great Expectations suites
 (`expectations/`) and, only if no critical check failed, copies the marts into `marts` (what BI users read)
@@ -88,7 +91,7 @@ def build_warehouse():
             # the producer is the writer: it holds the pool's one slot for the whole build
             setup_operator_args={"pool": "warehouse_writer"},
         ),
-        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_EACH),
+        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_ALL),
         # The sensors stay out of `warehouse_writer`: they wait on the producer, which holds its one slot. A
         # retried or cleared sensor runs `dbt run --select <model>` itself; telco360-dbt serialises those.
         operator_args={"deferrable": SENSORS_DEFER},
@@ -97,6 +100,7 @@ def build_warehouse():
     # first look, never wait, and take no CPU from dbt on the way. (Started alongside it, as Cosmos does, a
     # sensor run before the producer by `airflow dags test`, which runs one task at a time, waits forever.)
     producer = dbt.get_child_by_label(PRODUCER_WATCHER_TASK_ID)
+    dbt.get_child_by_label("telco360_test").pool = "warehouse_writer"  # `dbt test` opens the warehouse too
     first = [t for t in dbt.get_roots() if t is not producer]
     producer >> first  # in one call: Airflow hashes the DAG, 15 schedule assets included, for both ends of each
     for sensor in first:

@@ -103,8 +103,9 @@ def test_ingest_dag_shape(dagbag):
 
 
 def test_build_dag_renders_every_model_and_runs_on_the_raw_assets(dagbag, manifest):
-    """Cosmos WATCHER: one producer task runs `dbt build`; every seed and model is a sensor task, and the tests
-    of each are one more, wired in dbt's own dependency order (read here from the manifest, not from Cosmos)."""
+    """Cosmos WATCHER: one producer task runs `dbt build` of the seeds and models; every seed and model is a
+    sensor task wired in dbt's own dependency order (read here from the manifest, not from Cosmos); one task
+    then runs every dbt test."""
     from telco360.contracts import load_contracts
 
     dag = dagbag.dags["build_warehouse"]
@@ -116,50 +117,52 @@ def test_build_dag_renders_every_model_and_runs_on_the_raw_assets(dagbag, manife
     assert models == {p.stem for p in (project / "models").rglob("*.sql")}
     assert seeds == {p.stem for p in (project / "seeds").glob("*.csv")}
     assert len(models) > 30 and len(seeds) > 5
+    assert sum(n["resource_type"] == "test" for n in nodes) > 50
     # scheduled when every raw asset the ingest DAG emits has been updated
     assert {a.uri for a in dag.timetable.asset_condition.objects} == {
         f"telco360://warehouse/raw/{s}" for s in load_contracts()
     }
 
     built = {n["unique_id"]: n for n in nodes if n["resource_type"] in ("model", "seed")}
-    tested = {parent for n in nodes if n["resource_type"] == "test" for parent in n["depends_on"].get("nodes", [])}
     verb = {"model": "run", "seed": "seed"}
 
-    def own_task(uid: str) -> str:  # the sensor of the node itself (a group `dbt.<name>` when it has tests)
-        n = built[uid]
-        sep = "." if uid in tested else "_"
-        return f"dbt.{n['name']}{sep}{verb[n['resource_type']]}"
-
-    def done_task(uid: str) -> str:  # the last sensor of the node: its tests', if it has any
-        return f"dbt.{built[uid]['name']}.test" if uid in tested else own_task(uid)
+    def own_task(uid: str) -> str:
+        return f"dbt.{built[uid]['name']}_{verb[built[uid]['resource_type']]}"
 
     producer = dag.get_task("dbt.dbt_producer_watcher")
-    expected = {own_task(u) for u in built} | {done_task(u) for u in built}
-    expected |= {producer.task_id, "dbt.dbt_producer_watcher_done"}
+    tests = dag.get_task("dbt.telco360_test")
+    expected = {own_task(u) for u in built}
+    expected |= {producer.task_id, "dbt.dbt_producer_watcher_done", tests.task_id}
     assert {t.task_id for t in dag.tasks if t.task_id.startswith("dbt.")} == expected
-    # each node waits for exactly the models and seeds it selects from (done, tests included), as dbt's
-    # manifest records them; a node that selects from none (a seed, a staging model) waits for the producer
+    # each node waits for exactly the models and seeds it selects from, as dbt's manifest records them; a
+    # node that selects from none (a seed, a staging model) waits for the producer
     for uid, node in built.items():
-        deps = {done_task(d) for d in node["depends_on"].get("nodes", []) if d in built}
+        deps = {own_task(d) for d in node["depends_on"].get("nodes", []) if d in built}
         task = dag.get_task(own_task(uid))
         assert task.upstream_task_ids == (deps or {producer.task_id}), node["name"]
         assert task.model_unique_id == uid  # the sensor reads this node's status from the producer
-        if uid in tested:
-            assert dag.get_task(done_task(uid)).upstream_task_ids == {task.task_id}, node["name"]
-    assert "dbt.int_billing__monthly.test" in dag.get_task("dbt.customer_360.run").upstream_task_ids
+    assert dag.get_task("dbt.customer_360_run").upstream_task_ids >= {"dbt.int_billing__monthly_run"}
 
-    # one `dbt build` of the whole project, through the wrapper that lets one dbt process write at a time;
-    # the producer alone holds the warehouse's writer slot, and every sensor starts after it has finished
+    # one `dbt build` of the seeds and models (tests left to the test task), through the wrapper that lets
+    # one dbt process write at a time; the producer holds the warehouse's writer slot, and every sensor starts
+    # after it has finished
     assert producer.base_cmd == ["build"] and not producer.select and not producer.exclude
+    flags = producer.dbt_cmd_flags
+    kinds = {flags[i + 1] for i, f in enumerate(flags) if f == "--resource-type"}
+    assert "model" in kinds and "seed" in kinds and "test" not in kinds, flags
     assert Path(producer.dbt_executable_path).name == "telco360-dbt"
     assert producer.pool == "warehouse_writer"
-    sensors = expected - {producer.task_id, "dbt.dbt_producer_watcher_done"}
-    assert producer.get_flat_relative_ids(upstream=False) >= sensors
+    sensors = {own_task(u) for u in built}
+    assert producer.get_flat_relative_ids(upstream=False) >= sensors | {tests.task_id}
     for task in (dag.get_task(t) for t in sensors):
         assert task.pool != "warehouse_writer", task.task_id  # they wait on the producer, which holds its slot
         assert Path(task.dbt_executable_path).name == "telco360-dbt"  # a retried sensor runs dbt itself
         if producer.task_id in task.upstream_task_ids:  # producer failed or skipped (retry): read what it left
             assert task.trigger_rule == "all_done", task.task_id
+    # every test, once every model is built: `dbt test` of the whole project, writer slot held
+    assert tests.base_cmd == ["test"] and not tests.select and tests.pool == "warehouse_writer"
+    assert Path(tests.dbt_executable_path).name == "telco360-dbt"
+    assert tests.get_flat_relative_ids(upstream=True) >= sensors
 
     publish = dag.get_task("audit_and_publish")
     dbt_tasks = {t.task_id for t in dag.tasks if t.task_id.startswith("dbt.")}
