@@ -128,7 +128,7 @@ bench: install ## loader benchmark: 1M subscribers x 1 month (BENCH_SUBSCRIBERS 
 bench-build: install pg-up ## warehouse build benchmark: 1M subscribers x 3 months, DuckDB and PostgreSQL
 	source $(TELCO360_HOME)/pg/env && $(BIN)/python bench/bench_build.py --subscribers $${BENCH_SUBSCRIBERS:-1000000}
 
-bench-dag: install ## build_warehouse DAG (airflow dags test) / bare `telco360 build`, same data: 20k x 3 months (BENCH_SUBSCRIBERS)
+bench-dag: install ## build_warehouse DAG under the real scheduler / bare `telco360 build`, same data: 20k x 3 months (BENCH_SUBSCRIBERS)
 	$(BIN)/python bench/bench_dag.py --subscribers $${BENCH_SUBSCRIBERS:-20000}
 
 bench-models: install ## models benchmark: 1M subscribers x 4 months (training, scoring ratio, peak memory)
