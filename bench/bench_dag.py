@@ -54,9 +54,14 @@ def scheduled_build(work: Path) -> dict[str, float]:
     from telco360 import airflow_stack as af
 
     st = af.stack(work, free_port())
-    af.up(st)
     try:
+        af.up(st)
         api = af.Api(st)
+        deadline = time.monotonic() + 300
+        while {d["dag_id"] for d in api.get("/api/v2/dags")["dags"]} < set(af.PIPELINE):  # parsed yet?
+            if time.monotonic() > deadline:
+                raise SystemExit(f"the DAGs were not parsed within 300 s: see {st.log_dir}")
+            time.sleep(2)
         for dag_id in ("ingest_extracts", "train_models", "score_customers"):  # the build's run alone
             api.patch(f"/api/v2/dags/{dag_id}", {"is_paused": True})
         since = datetime.now(UTC)
@@ -104,7 +109,7 @@ def main() -> None:
     args = ap.parse_args()
     work = Path(args.work).resolve()
     prepare_landing(work, args.subscribers, args.months, args.keep)  # work/landing: TELCO360_HOME is work
-    for state in ("airflow", "dbt", "logs", "tmp", "secrets", "warehouse.duckdb", "warehouse.duckdb.wal"):
+    for state in ("airflow", "cosmos", "dbt", "logs", "tmp", "secrets", "warehouse.duckdb", "warehouse.duckdb.wal"):
         path = work / state
         shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
     (work / "logs").mkdir()
@@ -122,6 +127,7 @@ def main() -> None:
         "DO_NOT_TRACK": "1",
     }
     env.pop("TELCO360_PII_SALT", None)  # the demo warehouse's own salt, as `make run`
+    env["TELCO360_INGEST_SCHEDULE"] = "0 0 1 1 *"  # yearly: no poll but (perhaps) the one at start
     logs = work / "logs"
     telco360 = str(BIN / "telco360")
     run([telco360, "build", "--parse-only"], env, logs / "parse.log")
@@ -137,7 +143,8 @@ def main() -> None:
 
     (work / "warehouse.duckdb.wal").unlink(missing_ok=True)
     shutil.copyfile(loaded, work / "warehouse.duckdb")  # the same loaded, unbuilt warehouse again
-    os.environ.update({k: env[k] for k in ("TELCO360_HOME", "TELCO360_WAREHOUSE", "AIRFLOW__COSMOS__CACHE_DIR")})
+    keys = ("TELCO360_HOME", "TELCO360_WAREHOUSE", "AIRFLOW__COSMOS__CACHE_DIR", "TELCO360_INGEST_SCHEDULE")
+    os.environ.update({k: env[k] for k in keys})
     os.environ.pop("TELCO360_PII_SALT", None)
     t = scheduled_build(work)
     print(

@@ -78,11 +78,11 @@ def build_warehouse():
         profile_config=ProfileConfig(
             profile_name="telco360", target_name=TARGET, profiles_yml_filepath=DBT_PROJECT / "profiles.yml"
         ),
-        # WATCHER: one producer task runs one `dbt build` (models, seeds and their tests, in dbt's own order and
+        # WATCHER: one producer task runs one `dbt build` of the seeds and models (in dbt's own order and
         # threads); each seed and model is a sensor task reading its status from the producer's events, and
-        # AFTER_EACH adds one sensor per model for its tests. dbt runs in a child process (dbt-duckdb holds the
-        # warehouse file open for the life of its process), through `telco360-dbt`, which lets one dbt process
-        # at a time write (telco360/dbt_writer_lock.py).
+        # AFTER_ALL adds one task running every dbt test after them. dbt runs in a child process (dbt-duckdb
+        # holds the warehouse file open for the life of its process), through `telco360-dbt`, which lets one
+        # dbt process at a time write (telco360/dbt_writer_lock.py).
         execution_config=ExecutionConfig(
             execution_mode=ExecutionMode.WATCHER,
             dbt_project_path=DBT_PROJECT,
@@ -100,7 +100,9 @@ def build_warehouse():
     # first look, never wait, and take no CPU from dbt on the way. (Started alongside it, as Cosmos does, a
     # sensor run before the producer by `airflow dags test`, which runs one task at a time, waits forever.)
     producer = dbt.get_child_by_label(PRODUCER_WATCHER_TASK_ID)
-    dbt.get_child_by_label("telco360_test").pool = "warehouse_writer"  # `dbt test` opens the warehouse too
+    tests = dbt.get_child_by_label("telco360_test")
+    tests.pool = "warehouse_writer"  # `dbt test` opens the warehouse too
+    tests.retries = 0  # a failed data test fails again: say so now (the gate, downstream, does not run)
     first = [t for t in dbt.get_roots() if t is not producer]
     producer >> first  # in one call: Airflow hashes the DAG, 15 schedule assets included, for both ends of each
     for sensor in first:

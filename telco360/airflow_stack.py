@@ -239,9 +239,10 @@ def up(st: Stack, timeout: float = 240) -> str | None:
     while time.monotonic() < deadline:
         # what this call started is watched through its own handle: right after exec the kernel may not have
         # set a process's command line yet, and an empty one is not taken for a stopped component
-        dead = [c for c, pid in running(st).items() if c not in procs and pid is None]
+        dead = [c for c in COMPONENTS if c not in procs and _pid(st, c) is None]
         dead += [c for c, proc in procs.items() if proc.poll() is not None]
         if dead:
+            _stop_started(st, procs)
             raise AirflowStackError(
                 f"airflow {dead[0]} stopped while starting: see {st.log_file(dead[0])}"
                 + "".join(f"\n  {line}" for line in _tail(st.log_file(dead[0])))
@@ -249,7 +250,22 @@ def up(st: Stack, timeout: float = 240) -> str | None:
         if healthy(health(st), since=started):
             return created
         time.sleep(2)
+    _stop_started(st, procs)
     raise AirflowStackError(f"Airflow was not healthy after {timeout:.0f} s: {health(st)} (logs: {st.log_dir})")
+
+
+def _stop_started(st: Stack, procs: dict[str, subprocess.Popen]) -> None:
+    """A start that failed leaves nothing of its own running: the process groups it started are stopped."""
+    for proc in procs.values():
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+    for component, proc in procs.items():
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=20)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        st.pid_file(component).unlink(missing_ok=True)
 
 
 def _tail(path: Path, n: int = 8) -> list[str]:

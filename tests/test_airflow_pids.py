@@ -26,6 +26,27 @@ def _start(args: list[str]) -> subprocess.Popen:
     return proc
 
 
+def test_a_component_just_started_is_recognised_before_its_command_line_is_set(tmp_path):
+    """Right after Popen returns, the kernel often still shows an empty command line (CI once took a starting
+    triggerer for stopped, dropped its pid file and left it running): it is read again, not judged empty."""
+    st = af.stack(tmp_path, 1)
+    st.run_dir.mkdir(parents=True)
+    fake = tmp_path / "bin" / "airflow"
+    fake.parent.mkdir()
+    fake.write_text("import time\ntime.sleep(60)\n")
+    procs = []
+    try:
+        for _ in range(20):  # at least one of twenty starts is looked at before its exec is complete
+            proc = subprocess.Popen([sys.executable, str(fake), "triggerer"], start_new_session=True)
+            procs.append(proc)
+            st.pid_file("triggerer").write_text(str(proc.pid))
+            assert af.running(st)["triggerer"] == proc.pid
+    finally:
+        for p in procs:
+            os.killpg(p.pid, 9)
+            p.wait()
+
+
 def test_a_pid_file_naming_another_process_is_dropped_and_that_process_left_alone(tmp_path):
     st = af.stack(tmp_path, 1)
     st.run_dir.mkdir(parents=True)

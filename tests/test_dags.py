@@ -163,6 +163,10 @@ def test_build_dag_renders_every_model_and_runs_on_the_raw_assets(dagbag, manife
     assert tests.base_cmd == ["test"] and not tests.select and tests.pool == "warehouse_writer"
     assert Path(tests.dbt_executable_path).name == "telco360-dbt"
     assert tests.get_flat_relative_ids(upstream=True) >= sensors
+    assert tests.trigger_rule == "all_success" and tests.retries == 0
+    # a failed dbt test keeps the gate from running, so nothing is published
+    publish = dag.get_task("audit_and_publish")
+    assert tests.task_id in publish.upstream_task_ids and publish.trigger_rule == "all_success"
 
     publish = dag.get_task("audit_and_publish")
     dbt_tasks = {t.task_id for t in dag.tasks if t.task_id.startswith("dbt.")}
