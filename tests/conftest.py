@@ -41,6 +41,22 @@ def make_landing(root: Path, name: str, **overrides) -> Path:
     return out
 
 
+def land(delivered: Path, landing: Path, months: list[str]) -> int:
+    """Copy the source systems' deliveries of `months` into a landing folder (what their transfers do); returns
+    how many deliveries landed."""
+    from telco360.contracts import load_contracts
+
+    count = 0
+    for source in load_contracts():
+        for period in sorted((delivered / source).iterdir()):
+            if period.name[:7] in months:
+                shutil.copytree(period, landing / source / period.name)
+                count += 1
+    if not (landing / "_truth").exists():
+        shutil.copytree(delivered / "_truth", landing / "_truth")
+    return count
+
+
 @pytest.fixture(scope="session")
 def data_root(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("data")

@@ -16,7 +16,7 @@ import pytest
 from telco360.assets import MARTS
 from telco360.contracts import load_contracts
 
-from .conftest import make_landing
+from .conftest import land, make_landing
 
 pytestmark = pytest.mark.airflow
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,8 +29,11 @@ def airflow(args: list[str], env: dict) -> subprocess.CompletedProcess:
 
 def test_ingest_then_build_dags_run_end_to_end(tmp_path):
     home = tmp_path / "home"
-    # clean data: the gate passes and the run publishes (the gate's failures: tests/test_quality.py)
-    landing = make_landing(home, "landing", subscribers=1500, months=1)
+    # clean data: the gate passes and the run publishes (the gate's failures: tests/test_quality.py); the
+    # second month lands at the end, with a corrupt delivery among its good ones
+    delivered = make_landing(tmp_path, "delivered", subscribers=1500, months=2)
+    landing = home / "landing"
+    land(delivered, landing, ["2026-01"])
     env = {
         **os.environ,
         "TELCO360_HOME": str(home),
@@ -129,3 +132,42 @@ def test_ingest_then_build_dags_run_end_to_end(tmp_path):
     assert con.execute("SELECT count(*) FROM audit.publications").fetchone()[0] == 1
     assert con.execute("SELECT passed FROM audit.dq_runs ORDER BY started_at DESC LIMIT 1").fetchone() == (False,)
     con.close()
+
+    # drill: the next month lands with one corrupt delivery among the good ones (a digit of billing's file
+    # changed after its manifest was written). The ingest run loads every other delivery, and its `report` task
+    # fails naming the delivery, its file and the rule; nothing of the corrupt file reaches raw.
+    landed = land(delivered, landing, ["2026-02"])
+    bad = landing / "billing_items" / "2026-02" / "part-00000.txt"
+    data = bad.read_bytes()
+    last_line = data.rindex(b"\n", 0, len(data) - 1) + 1  # change the last line's first digit, keep the length
+    at = next(i for i in range(last_line, len(data)) if data[i : i + 1].isdigit())
+    digit = data[at : at + 1]
+    bad.write_bytes(data[:at] + (b"1" if digit != b"1" else b"2") + data[at + 1 :])
+    proc = airflow(["dags", "test", "ingest_extracts"], env)
+    out = proc.stdout + proc.stderr
+    assert "DagRun Finished" in out and "state=failed" in out, out[-3000:]
+    said = [line for line in out.splitlines() if "REJECTED billing_items/2026-02 [manifest_checksum]" in line]
+    assert said and all("billing_items/2026-02/part-00000.txt: sha256 expected" in line for line in said), [
+        line for line in out.splitlines() if "ejected" in line
+    ]
+    meta = sqlite3.connect(home / "airflow" / "airflow.db")
+    (run_id,) = meta.execute(
+        "SELECT run_id FROM dag_run WHERE dag_id = 'ingest_extracts' ORDER BY start_date DESC LIMIT 1"
+    ).fetchone()
+    states = dict(
+        meta.execute(
+            "SELECT task_id, state FROM task_instance WHERE dag_id = 'ingest_extracts' AND run_id = ?", [run_id]
+        )
+    )
+    meta.close()
+    assert states["report"] == "failed" and states["audit_raw"] == "success", states
+    assert all(states[f"{s}.load"] == "success" for s in load_contracts()), states
+    assert states["billing_items.announce"] == "skipped"  # no raw.billing_items event for a month not loaded
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    month = con.execute(
+        "SELECT source, status, rule FROM audit.load_manifest WHERE period LIKE '2026-02%' ORDER BY source, period"
+    ).fetchall()
+    assert con.execute("SELECT count(*) FROM raw.billing_items WHERE bill_month = '2026-02'").fetchone()[0] == 0
+    con.close()
+    assert ("billing_items", "rejected", "manifest_checksum") in month
+    assert len(month) == landed and sum(status == "loaded" for _, status, _ in month) == landed - 1, month

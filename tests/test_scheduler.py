@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import socket
 import time
@@ -21,9 +20,8 @@ import duckdb
 import pytest
 
 from telco360 import airflow_stack as af
-from telco360.contracts import load_contracts
 
-from .conftest import make_landing
+from .conftest import land, make_landing
 
 pytestmark = pytest.mark.airflow
 MONTHS = ["2026-01", "2026-02", "2026-03", "2026-04"]
@@ -33,19 +31,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def land(delivered: Path, landing: Path, months: list[str]) -> int:
-    """Copy the source systems' deliveries of `months` into the landing folder (what their transfers do)."""
-    count = 0
-    for source in load_contracts():
-        for period in sorted((delivered / source).iterdir()):
-            if period.name[:7] in months:
-                shutil.copytree(period, landing / source / period.name)
-                count += 1
-    if not (landing / "_truth").exists():
-        shutil.copytree(delivered / "_truth", landing / "_truth")
-    return count
 
 
 def listening_addresses(port: int) -> set[str]:
