@@ -87,7 +87,7 @@ test: install pg-up ## the whole suite: ruff, then pytest (PostgreSQL tests on t
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/sqlfluff lint dbt_project/models dbt_project/macros dbt_project/tests --processes 2 --disable-progress-bar --nocolor
-	source $(TELCO360_HOME)/pg/env && $(BIN)/pytest
+	source $(TELCO360_HOME)/pg/env && $(BIN)/pytest -n 2
 
 test-e2e: install ## the people's tools in headless Chromium (Debian's chromium): Data Docs, dbt docs, MLflow, Airflow
 	$(BIN)/pytest tests/e2e -m e2e
