@@ -122,15 +122,13 @@ def main() -> None:
             f"score churn end to end ({len(rows):,} rows): {t_e2e:.1f}s; bare predict_proba {t_bare:.1f}s; "
             f"ratio {t_e2e / t_bare:.2f}x (goal <= 3x); predict with preparation {t_bare_prepared:.1f}s"
         )
-        if args.churn_only:
-            print(f"peak memory of this process: {peak_gb():.2f} GB (goal <= 4 GB)")
-            return
-        t0 = time.perf_counter()
-        result = score_month(db, month)
-        t_all = time.perf_counter() - t0
-        print(f"score_month (all outputs, GX checks, publication): {t_all:.0f}s; published: {result.published}")
-        for line in result.lines():
-            print("  " + line)
+        if not args.churn_only:  # the other outputs need the propensity models
+            t0 = time.perf_counter()
+            result = score_month(db, month)
+            t_all = time.perf_counter() - t0
+            print(f"score_month (all outputs, GX checks, publication): {t_all:.0f}s; published: {result.published}")
+            for line in result.lines():
+                print("  " + line)
     print(f"peak memory of this process: {peak_gb():.2f} GB (goal <= 4 GB)")
 
 
