@@ -425,6 +425,20 @@ class PipelineResult:
         return out
 
 
+def scheduler_will_ingest(dag: dict, runs: list[dict], now: datetime) -> str | None:
+    """Why the scheduler is about to poll the landing folder by itself, or None: then the pipeline triggers the
+    poll. A queued run has not looked at the landing folder yet; an unpaused DAG whose next run is due (the first
+    start: the latest hourly interval, catchup off) gets its run on the scheduler's next loop. Triggering on top
+    of either adds a second poll that finds nothing (19 s of `make run`). A run already running may have looked
+    before the deliveries landed: it is not counted on."""
+    if any(r["state"] == "queued" for r in runs):
+        return "a queued run"
+    due = _when(dag.get("next_dagrun_run_after"))
+    if not dag.get("is_paused") and due is not None and due <= now:
+        return f"its scheduled run, due {due:%Y-%m-%d %H:%M} UTC"
+    return None
+
+
 def task_log(st: Stack, dag_id: str, run_id: str, task_id: str) -> Path | None:
     """The log file of a task's latest attempt (Airflow's own layout under $AIRFLOW_HOME/logs)."""
     folder = st.airflow_home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"

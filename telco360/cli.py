@@ -391,8 +391,13 @@ def cmd_airflow(args) -> int:
         since = datetime.now(UTC)
         for dag_id in af.PIPELINE:  # a DAG paused by hand would stall the chain
             api.unpause(dag_id)
-        api.trigger(af.PIPELINE[0])
-        print(f"triggered {af.PIPELINE[0]}; following the chain through the scheduler ({st.url}) ...")
+        first = af.PIPELINE[0]
+        why = af.scheduler_will_ingest(api.get(f"/api/v2/dags/{first}"), api.runs(first), datetime.now(UTC))
+        if why:
+            print(f"{first}: the scheduler is about to run it ({why}); following the chain ({st.url}) ...")
+        else:
+            api.trigger(first)
+            print(f"triggered {first}; following the chain through the scheduler ({st.url}) ...")
         result = af.follow(api, since)
         print("\n".join(result.lines()))
         if not result.ok:

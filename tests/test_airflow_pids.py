@@ -85,3 +85,22 @@ def test_a_pid_file_naming_the_component_is_believed(tmp_path):
             if p.poll() is None:
                 os.killpg(p.pid, 9)
                 p.wait()
+
+
+def test_the_pipeline_follows_the_schedulers_own_poll_instead_of_adding_an_empty_one():
+    """`make run` starts Airflow and then drives the chain: on a first start the scheduler runs the hourly poll
+    by itself, and a trigger on top of it used to add a second poll that found nothing. It triggers only when
+    the scheduler would not run the poll now."""
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 12, 7, 10, 30, tzinfo=UTC)
+    due = {"is_paused": False, "next_dagrun_run_after": "2026-12-07T10:00:00Z"}
+    later = {"is_paused": False, "next_dagrun_run_after": "2026-12-07T11:00:00Z"}
+    assert af.scheduler_will_ingest(due, [], now) == "its scheduled run, due 2026-12-07 10:00 UTC"
+    assert af.scheduler_will_ingest(later, [{"state": "queued"}], now) == "a queued run"
+    # the next poll is an hour away, or the DAG is paused, or no run is planned: trigger
+    assert af.scheduler_will_ingest(later, [{"state": "success"}], now) is None
+    assert af.scheduler_will_ingest({**due, "is_paused": True}, [], now) is None
+    assert af.scheduler_will_ingest({"is_paused": False, "next_dagrun_run_after": None}, [], now) is None
+    # a run already running may have polled before the deliveries landed: not counted on
+    assert af.scheduler_will_ingest(later, [{"state": "running"}], now) is None

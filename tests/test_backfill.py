@@ -23,28 +23,29 @@ from telco360.quality.gate import audit_and_publish
 from telco360.warehouse import build
 
 from .conftest import make_landing, telco360_home
-from .test_warehouse import assert_rows_equal
+from .test_warehouse import HISTORIES, assert_rows_equal
 
 pytestmark = pytest.mark.airflow
 MONTHS = ["2026-01", "2026-02", "2026-03"]
 
 
-def published_marts(db: Path) -> dict[str, list[tuple]]:
+def published_marts(db: Path, histories: bool = False) -> dict[str, list[tuple]]:
     """Every published mart, row for row (without `_built_through_load_id`, which records which build wrote a
     row and differs by design)."""
     con = duckdb.connect(str(db), read_only=True)
     out = {}
-    for mart in MARTS:
+    # and, if asked, the SCD2 histories, incremental like the marts: one month at a time carries versions on
+    for schema, name in [("marts", m) for m in MARTS] + [("intermediate", h) for h in HISTORIES if histories]:
         cols = [
             c
             for (c,) in con.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'marts' AND table_name = ? "
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ? "
                 "AND column_name <> '_built_through_load_id' ORDER BY ordinal_position",
-                [mart],
+                [schema, name],
             ).fetchall()
         ]
-        assert cols, mart
-        out[mart] = con.execute(f"SELECT {', '.join(cols)} FROM marts.{mart} ORDER BY ALL").fetchall()
+        assert cols, name
+        out[name] = con.execute(f"SELECT {', '.join(cols)} FROM {schema}.{name} ORDER BY ALL").fetchall()
     con.close()
     return out
 
@@ -102,10 +103,11 @@ def test_rebuilding_three_months_at_once_equals_loading_them_one_by_one(backfill
     )
     out = run.stdout + run.stderr
     assert run.returncode == 0 and "state=success" in out, out[-4000:]
-    rebuilt, stepwise = published_marts(home / "warehouse.duckdb"), published_marts(one_by_one / "warehouse.duckdb")
-    assert set(rebuilt) == set(stepwise) == set(MARTS)
-    for mart in MARTS:
-        assert_rows_equal(rebuilt[mart], stepwise[mart], mart)
+    rebuilt = published_marts(home / "warehouse.duckdb", histories=True)
+    stepwise = published_marts(one_by_one / "warehouse.duckdb", histories=True)
+    assert set(rebuilt) == set(stepwise) == set(MARTS) | set(HISTORIES)
+    for name in rebuilt:
+        assert_rows_equal(rebuilt[name], stepwise[name], name)
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     (trigger, months, verdict), *_ = con.execute(
         "SELECT trigger, months, verdict FROM audit.dq_runs ORDER BY started_at DESC"

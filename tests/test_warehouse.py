@@ -17,6 +17,10 @@ from telco360.warehouse import MARTS, build
 
 from .conftest import telco360_home
 
+# the SCD2 histories are incremental too: compared with a full refresh like the marts
+HISTORIES = ("int_subscribers__history", "int_customers__history", "int_groups__history")
+COMPARED = [("marts_candidate", m) for m in MARTS] + [("intermediate", h) for h in HISTORIES]
+
 
 def con_of(home):
     return duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
@@ -218,37 +222,45 @@ def test_adding_a_month_incrementally_equals_a_full_refresh(landing, tmp_path):
     con = duckdb.connect()
     con.execute(f"ATTACH '{tmp_path / 'incremental.duckdb'}' AS inc (READ_ONLY)")
     con.execute(f"ATTACH '{home / 'warehouse.duckdb'}' AS full_ (READ_ONLY)")
-    for mart in MARTS:
+    for schema, name in COMPARED:
         # _built_through_load_id is lineage: it records which build wrote a row, and differs by design
         cols = ", ".join(
             c
             for (c,) in con.execute(
                 "SELECT column_name FROM information_schema.columns WHERE table_catalog = 'inc' "
-                "AND table_schema = 'marts_candidate' AND table_name = ? AND column_name <> '_built_through_load_id' "
+                "AND table_schema = ? AND table_name = ? AND column_name <> '_built_through_load_id' "
                 "ORDER BY ordinal_position",
-                [mart],
+                [schema, name],
             ).fetchall()
         )
-        a = con.execute(f"SELECT {cols} FROM inc.marts_candidate.{mart} ORDER BY ALL").fetchall()
-        b = con.execute(f"SELECT {cols} FROM full_.marts_candidate.{mart} ORDER BY ALL").fetchall()
-        assert_rows_equal(a, b, mart)
+        a = con.execute(f"SELECT {cols} FROM inc.{schema}.{name} ORDER BY ALL").fetchall()
+        b = con.execute(f"SELECT {cols} FROM full_.{schema}.{name} ORDER BY ALL").fetchall()
+        assert_rows_equal(a, b, name)
+    # February carried January's versions on: a subscriber whose attributes did not change has one version
+    # spanning both months, as in the full refresh, not one per build
+    spans = con.execute(
+        "SELECT count(*) FROM inc.intermediate.int_subscribers__history "
+        "WHERE valid_from = DATE '2026-01-01' AND last_seen_month = DATE '2026-02-01'"
+    ).fetchone()[0]
+    assert spans > 1000
     months = con.execute("SELECT count(DISTINCT month) FROM inc.marts_candidate.customer_360").fetchone()[0]
     assert months == 2
 
 
 def marts_snapshot(db) -> dict:
+    """Every mart and SCD2 history, row by row, without the lineage column."""
     con = duckdb.connect(str(db), read_only=True)
     out = {}
-    for mart in MARTS:
+    for schema, name in COMPARED:
         cols = ", ".join(
             c
             for (c,) in con.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'marts_candidate' "
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = ? "
                 "AND table_name = ? AND column_name <> '_built_through_load_id' ORDER BY ordinal_position",
-                [mart],
+                [schema, name],
             ).fetchall()
         )
-        out[mart] = con.execute(f"SELECT {cols} FROM marts_candidate.{mart} ORDER BY ALL").fetchall()
+        out[name] = con.execute(f"SELECT {cols} FROM {schema}.{name} ORDER BY ALL").fetchall()
     con.close()
     return out
 
@@ -284,7 +296,60 @@ def test_a_corrected_redelivery_rebuilds_its_month_and_the_months_after(built_ho
         incremental = marts_snapshot(home / "warehouse.duckdb")
         build("duckdb", full_refresh=True)
         full = marts_snapshot(home / "warehouse.duckdb")
-    for name in MARTS:  # including February's 3-month trends, which read January
+    for name in incremental:  # including February's 3-month trends, which read January
+        assert_rows_equal(incremental[name], full[name], name)
+
+
+def test_a_redelivered_crm_month_rebuilds_the_histories_as_a_full_refresh_would(built_home, landing, tmp_path):
+    """CRM re-sends February, the newest month, with one subscriber's plan changed and another subscriber gone:
+    the SCD2 history built incrementally equals a full refresh, and shows both changes."""
+    from telco360.simulator.faults import _refresh_manifest
+
+    home = tmp_path / "home"
+    shutil.copytree(built_home, home, ignore=shutil.ignore_patterns("dbt"))
+    land = tmp_path / "landing"
+    shutil.copytree(landing / "crm_subscriber" / "2026-02", land / "crm_subscriber" / "2026-02")
+    part = land / "crm_subscriber" / "2026-02" / "part-00000.txt"
+    header, *rows = part.read_text().splitlines(keepends=True)
+    names_ = header.rstrip("\n").split("|")
+    sub, plan, brand = names_.index("sub_id"), names_.index("plan_id"), names_.index("brand")
+    changed, gone = rows[0].split("|"), rows[1].split("|")[sub]
+    # another real plan of the same brand (the catalogue and its tests know it)
+    changed[plan] = next(
+        r.split("|")[plan]
+        for r in rows
+        if r.split("|")[brand] == changed[brand] and r.split("|")[plan] != changed[plan]
+    )
+    part.write_text(header + "|".join(changed) + "".join(rows[2:]))
+    _refresh_manifest(part.parent)
+    with telco360_home(home):
+        target = DuckDBTarget(home / "warehouse.duckdb", home / "tmp")
+        (result,) = Loader(target, home / "tmp").load_all(land, sources=["crm_subscriber"])
+        target.close()
+        assert result.status == "loaded", result
+        build("duckdb")  # incremental
+        con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+        versions = con.execute(
+            "SELECT valid_from, valid_to, last_seen_month, is_current, plan_id "
+            "FROM intermediate.int_subscribers__history WHERE sub_id = ? ORDER BY version",
+            [int(changed[sub])],
+        ).fetchall()
+        departed = con.execute(
+            "SELECT last_seen_month, is_current FROM intermediate.int_subscribers__history "
+            "WHERE sub_id = ? AND valid_to IS NULL",
+            [int(gone)],
+        ).fetchall()
+        con.close()
+        incremental = marts_snapshot(home / "warehouse.duckdb")
+        build("duckdb", full_refresh=True)
+        full = marts_snapshot(home / "warehouse.duckdb")
+    from datetime import date
+
+    jan, feb = date(2026, 1, 1), date(2026, 2, 1)
+    assert versions[-1] == (feb, None, feb, True, changed[plan])
+    assert versions[-2][1] == feb  # the version before ends where the re-sent plan begins
+    assert departed == [(jan, False)]  # no longer in the newest snapshot: not current
+    for name in HISTORIES:
         assert_rows_equal(incremental[name], full[name], name)
 
 

@@ -24,18 +24,19 @@
 {#
   Incremental by delivery: an incremental model rebuilds the months whose source data was loaded since
   it was last built (loads with a higher load_id than the `_built_through_load_id` it stored), and the
-  `following` months after each of them that depend on it (e.g. 3-month trends). A first build and
+  `following` months after each of them that depend on it (e.g. 3-month trends), and as many `preceding`
+  months before them as a model reads for those months (the inputs of a trend). A first build and
   `--full-refresh` build everything; on an incremental build `--vars '{rebuild_from: YYYY-MM-01}'`
   rebuilds that month and every later one.
 #}
-{% macro months_to_build(month_expr, following=0) -%}
+{% macro months_to_build(month_expr, following=0, preceding=0) -%}
     {%- if not is_incremental() -%}
         1 = 1
     {%- elif var('rebuild_from') -%}
-        {{ month_expr }} >= cast('{{ var("rebuild_from") }}' as date)
+        {{ month_expr }} >= {{ add_months("cast('" ~ var("rebuild_from") ~ "' as date)", -preceding) }}
     {%- else -%}
         {{ month_expr }} in (
-            {%- for k in range(following + 1) %}
+            {%- for k in range(-preceding, following + 1) %}
             select {{ add_months(period_start('period'), k) }} from {{ source('audit', 'load_manifest') }}
             where status = 'loaded' and load_id > (select coalesce(max(_built_through_load_id), 0) from {{ this }})
             {{ "union" if not loop.last }}

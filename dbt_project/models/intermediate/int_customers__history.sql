@@ -1,4 +1,4 @@
-{{ config(materialized='table') }}
+{{ config(materialized='incremental', incremental_strategy='scd2', on_schema_change='append_new_columns') }}
 
 -- SCD2 history of customer attributes: one row per customer per period of unchanged attributes.
 {{ scd2_from_snapshots(

@@ -1,4 +1,4 @@
-{{ config(materialized='table') }}
+{{ config(materialized='incremental', incremental_strategy='scd2', on_schema_change='append_new_columns') }}
 
 -- SCD2 history of subscriber attributes: one row per subscriber per period of unchanged attributes,
 -- built from the monthly CRM snapshots (deterministic, and correct under backfills and reloads).

@@ -57,40 +57,65 @@ subscribers as (
     left join {{ ref('int_subscribers__monthly') }} as crm on crm.month = spine.month and crm.sub_id = spine.sub_id
 ),
 
-all_subscriber_months as (
+-- On an incremental build every input is read only for the months it is joined on: the months built (above),
+-- the three before each of them (the trends) and the one after (churned_next_month).
+next_months as (
     select month, sub_id, churned_in_month from {{ ref('int_subscribers__monthly') }}
+    where {{ months_to_build('month', following=4) }}
 ),
 
 loaded_months as (
-    select distinct month from all_subscriber_months
+    select distinct month from next_months
 ),
 
 billing as (
     select * from {{ ref('int_billing__monthly') }}
+    where {{ months_to_build('month', following=3) }}
 ),
 
 usage as (
     select * from {{ ref('int_usage__monthly') }}
+    where {{ months_to_build('month', following=3) }}
 ),
 
 payments as (
     select * from {{ ref('int_payments__monthly') }}
+    where {{ months_to_build('month', following=3) }}
 ),
 
 vas_events as (
     select * from {{ ref('int_vas__events_monthly') }}
+    where {{ months_to_build('month', following=3) }}
 ),
 
 marketing as (
     select * from {{ ref('int_marketing__subscriber_monthly') }}
+    where {{ months_to_build('month', following=3) }}
 ),
 
 complaints as (
     select * from {{ ref('int_service__complaints_monthly') }}
+    where {{ months_to_build('month', following=3) }}
 ),
 
 memberships as (
     select * from {{ ref('int_groups__memberships_monthly') }}
+    where {{ months_to_build('month', following=3) }}
+),
+
+earlier_months as (
+    select month, sub_id from {{ ref('int_subscribers__monthly') }}
+    where {{ months_to_build('month', following=2, preceding=3) }}
+),
+
+earlier_billing as (
+    select month, sub_id, revenue from {{ ref('int_billing__monthly') }}
+    where {{ months_to_build('month', following=2, preceding=3) }}
+),
+
+earlier_usage as (
+    select month, sub_id, mou, data_mb from {{ ref('int_usage__monthly') }}
+    where {{ months_to_build('month', following=2, preceding=3) }}
 ),
 
 previous_months as (
@@ -102,12 +127,12 @@ previous_months as (
         avg(u.mou) as mou_prev_3m,
         avg(u.data_mb) as dou_prev_3m
     from subscribers as s
-    inner join all_subscriber_months as p
+    inner join earlier_months as p
         on p.sub_id = s.sub_id
         and p.month >= {{ add_months('s.month', -3) }}
         and p.month < s.month
-    left join billing as b on b.month = p.month and b.sub_id = p.sub_id
-    left join usage as u on u.month = p.month and u.sub_id = p.sub_id
+    left join earlier_billing as b on b.month = p.month and b.sub_id = p.sub_id
+    left join earlier_usage as u on u.month = p.month and u.sub_id = p.sub_id
     group by s.month, s.sub_id
 ),
 
@@ -204,7 +229,7 @@ joined as (
     left join memberships as g on g.month = s.month and g.sub_id = s.sub_id
     left join previous_months as h on h.month = s.month and h.sub_id = s.sub_id
     left join loaded_months as nm on nm.month = {{ add_months('s.month', 1) }}
-    left join all_subscriber_months as nx on nx.month = nm.month and nx.sub_id = s.sub_id
+    left join next_months as nx on nx.month = nm.month and nx.sub_id = s.sub_id
 ),
 
 segmented as (
