@@ -4,15 +4,23 @@
   (null while current), is_current marks the version in the latest snapshot that holds the key.
   Attributes are compared as text with '~' standing for null, so a change to or from null is a change.
 
-  Incremental (materialized='incremental', incremental_strategy='scd2'): a build recomputes only from R, the
-  first month loaded since the history was last built (or `rebuild_from`), on from each key's version open at
-  R; the versions that ended before R stay as they are. If a version straddles R (a month before the newest one
-  was re-delivered), R falls back to the beginning and everything is recomputed. A full refresh gives the same
-  rows (tests/test_warehouse.py).
+  Incremental (materialized='incremental', incremental_strategy='scd2', unique_key=<key>): a build recomputes
+  only from R, the first month of the snapshot source loaded since the history was last built (or
+  `rebuild_from`), on from each key's version open at R; the versions that ended before R stay as they are. If a
+  version straddles R (a month before the newest one was re-delivered), or the table lacks a column (built
+  before a tracked attribute was added), everything is recomputed. A full refresh gives the same rows
+  (tests/test_warehouse.py, tests/test_backfill.py). A change to how staging computes a tracked attribute (the
+  PII salt, a mapping) needs `--full-refresh`, as the runbook says.
 #}
-{% macro scd2_from_snapshots(relation, key, tracked) %}
-{%- if is_incremental() %}
-{{ _scd2_incremental(relation, key, tracked) }}
+{% macro scd2_from_snapshots(relation, key, tracked, source_name) %}
+{%- set needed = [key, 'version', 'valid_from', 'valid_to', 'last_seen_month', '_built_through_load_id'] + tracked -%}
+{%- set have = [] -%}
+{%- if is_incremental() -%}
+    {%- set have = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
+{%- endif -%}
+{%- set missing = needed | reject('in', have) | list -%}
+{%- if is_incremental() and not missing %}
+{{ _scd2_incremental(relation, key, tracked, source_name) }}
 {%- else %}
 {{ _scd2_full(relation, key, tracked) }}
 {%- endif %}
@@ -71,14 +79,10 @@ from collapsed
 
 
 {#
-  R, the month an incremental build recomputes the history from (null: nothing new was loaded). A history
-  built before it was incremental has no _built_through_load_id: everything is recomputed.
+  R, the month an incremental build recomputes the history from: the first period of `source_name` loaded
+  since the history was last built (null: none), or the beginning if a version straddles it.
 #}
-{% macro scd2_rebuild_from(history) -%}
-    {%- set columns = adapter.get_columns_in_relation(history) | map(attribute='name') | map('lower') | list -%}
-    {%- if '_built_through_load_id' not in columns -%}
-        cast('0001-01-01' as date)
-    {%- else -%}
+{% macro scd2_rebuild_from(history, source_name) -%}
     (
         select
             case
@@ -94,18 +98,17 @@ from collapsed
                 {%- else %}
                 min({{ period_start('period') }}) as month
             from {{ source('audit', 'load_manifest') }}
-            where status = 'loaded'
+            where status = 'loaded' and source = '{{ source_name }}'
                 and load_id > (select coalesce(max(_built_through_load_id), 0) from {{ history }})
                 {%- endif %}
         ) as r
     )
-    {%- endif -%}
 {%- endmacro %}
 
 
-{% macro _scd2_incremental(relation, key, tracked) %}
+{% macro _scd2_incremental(relation, key, tracked, source_name) %}
 with rebuild as (
-    select {{ scd2_rebuild_from(this) }} as month
+    select {{ scd2_rebuild_from(this, source_name) }} as month
 ),
 
 -- each key's version open at R (it ended before R, or it is the last one): its start and its attributes
@@ -187,17 +190,21 @@ from collapsed
 
 
 {#
-  The 'scd2' incremental strategy: the rows of every version open at R or begun after it are replaced by the
-  recomputed ones (they are all in the new rows); the versions that ended before R stay. Nothing new: nothing
-  is deleted.
+  The 'scd2' incremental strategy: the new rows hold, for each key they touch, its version open at R and every
+  later one, so a kept row of that key from that version on is replaced; the versions before stay. Nothing new:
+  no row, nothing deleted.
 #}
 {% macro get_incremental_scd2_sql(arg_dict) %}
     {%- set target = arg_dict['target_relation'] -%}
+    {%- set temp = arg_dict['temp_relation'] -%}
+    {%- set key = arg_dict['unique_key'] -%}
     {%- set dest_cols_csv = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
-    delete from {{ target }}
-    where (valid_to is null or valid_to >= {{ scd2_rebuild_from(target) }})
-        and {{ scd2_rebuild_from(target) }} is not null;
+    delete from {{ target }} as kept
+    where exists (
+        select 1 from {{ temp }} as recomputed
+        where recomputed.{{ key }} = kept.{{ key }} and recomputed.version <= kept.version
+    );
 
     insert into {{ target }} ({{ dest_cols_csv }})
-    select {{ dest_cols_csv }} from {{ arg_dict['temp_relation'] }}
+    select {{ dest_cols_csv }} from {{ temp }}
 {% endmacro %}
