@@ -31,7 +31,8 @@ def dbt_measured(home: Path, args: list[str], target: str) -> tuple[float, float
         "print(f'{len(results)} nodes, {len(bad)} failed')\n"
         # the profile the issue asks for: dbt's own timings per node, the slowest first
         "slow = sorted(results, key=lambda r: -r.get('execution_time', 0))[:8]\n"
-        "print('  slowest: ' + ', '.join(f\"{r['unique_id'].split('.')[-1]} {r['execution_time']:.1f}s\" for r in slow))\n"
+        "names = [f\"{r['unique_id'].split('.')[-1]} {r['execution_time']:.1f}s\" for r in slow]\n"
+        "print('  slowest: ' + ', '.join(names))\n"
         "sys.exit(0 if ok and not bad else 1)\n"
     )
     t0 = time.perf_counter()
