@@ -65,6 +65,24 @@ def test_time_split_trains_on_earlier_months_only():
 
 
 @pytest.mark.unit
+def test_time_split_of_the_labelled_rows_without_copying_them_first():
+    """Training splits the labelled rows straight from the feature frame (a mask, not a filtered copy of 3M
+    rows): the same rows, in the same order, as splitting a filtered copy; the unlabelled last month is no
+    period at all."""
+    df = planted_table(n=60, months=5)
+    df["churned"] = df["churned"].astype("Int64")
+    df.loc[df["month"] == df["month"].max(), "churned"] = pd.NA  # the last month's label is unknown
+    df.loc[df.index % 7 == 0, "churned"] = pd.NA
+    labelled = df["churned"].notna()
+    masked, copied = split_by_time(df, "month", labelled), split_by_time(df[labelled], "month")
+    for role in ("train", "valid", "test"):
+        a, b = getattr(masked, role), getattr(copied, role)
+        assert list(a.index) == list(b.index) and a["churned"].notna().all(), role
+    assert sorted(masked.test["month"].dt.month.unique()) == [4] and masked.how == copied.how
+    assert len(masked.train) == sum(labelled & (df["month"].dt.month <= 2))
+
+
+@pytest.mark.unit
 def test_top_decile_lift_and_capture_by_hand():
     y = np.array([1, 1, 0, 0, 0, 0, 0, 0, 0, 1] * 2)  # 6 positives in 20 rows
     p = np.linspace(1, 0, 20)  # rows in score order: the top two (10%) are rows 0 and 1, both positive

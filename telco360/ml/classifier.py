@@ -133,12 +133,13 @@ def train_classifier(
     from telco360.ml import tracking
 
     t0 = time.perf_counter()
-    rows = df[df[label].notna()]
-    cols = feature_columns(rows, label, exclude | ({time_column} if time_column else set()), categorical_hint)
-    if time_column:
-        split: Split = split_by_time(rows, time_column)
+    labelled = df[label].notna()
+    cols = feature_columns(df, label, exclude | ({time_column} if time_column else set()), categorical_hint)
+    if time_column:  # the split takes the labelled rows of each period straight from df: no copy of them all
+        split: Split = split_by_time(df, time_column, labelled)
     else:
-        split = split_stratified(rows.reset_index(drop=True), label_values(rows[label], label), settings.seed)
+        rows = df[labelled].reset_index(drop=True)
+        split = split_stratified(rows, label_values(rows[label], label), settings.seed)
     cols, unobserved = observed(cols, split.train)
     cands = fit_candidates(split, label, cols, settings)
     chosen = refit_on_train_and_valid(best(cands), split, label, cols, settings)

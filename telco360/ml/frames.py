@@ -29,11 +29,19 @@ def read_frame(db: Warehouse, sql: str, params: tuple | list = ()) -> pd.DataFra
         return db.execute(sql, params).df()
     cur = db.execute(sql, params)
     df = pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
-    for col in df.columns:  # numeric columns arrive as Decimal objects from PostgreSQL
+    for d in cur.description:
+        col = d.name
         sample = df[col].dropna()
-        if df[col].dtype == object and len(sample) and isinstance(sample.iloc[0], Decimal):
+        # numeric columns arrive as Decimal objects from PostgreSQL; by their type, so that a column with no
+        # value in these rows (a month read alone) is a float column too, not an object one
+        if d.type_code in _PG_FLOAT_OIDS or (
+            df[col].dtype == object and len(sample) and isinstance(sample.iloc[0], Decimal)
+        ):
             df[col] = df[col].astype(float)
     return df
+
+
+_PG_FLOAT_OIDS = {700, 701, 1700}  # real, double precision, numeric
 
 
 _PG_TYPES = {"b": "boolean", "i": "bigint", "u": "bigint", "f": "double precision", "M": "timestamp"}

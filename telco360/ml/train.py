@@ -92,12 +92,14 @@ class Split:
     months: dict = field(default_factory=dict)  # role -> months, for the data version
 
 
-def split_by_time(df: pd.DataFrame, time_column: str) -> Split:
+def split_by_time(df: pd.DataFrame, time_column: str, keep: pd.Series | None = None) -> Split:
     """Train on earlier periods, validate and test on later ones; never a random split across time.
     3+ labelled periods: train on all but the last two, validate on the second last, test on the last.
     2 periods: train on the first; the second is halved (by a fixed hash of the row order) into validation
-    and test."""
-    periods = sorted(df[time_column].dropna().unique())
+    and test. `keep` (a boolean mask, e.g. the labelled rows) limits the rows split."""
+    when = df[time_column]
+    keep = pd.Series(True, index=df.index) if keep is None else keep
+    periods = sorted(when[keep].dropna().unique())
     if len(periods) < 2:
         raise TrainingError(
             f"a time split needs at least two labelled periods in {time_column!r}; found {len(periods)}"
@@ -107,14 +109,14 @@ def split_by_time(df: pd.DataFrame, time_column: str) -> Split:
         return ", ".join(str(pd.Timestamp(p).strftime("%Y-%m")) if _is_date(p) else str(p) for p in ps)
 
     if len(periods) >= 3:
-        train = df[df[time_column].isin(periods[:-2])]
-        valid = df[df[time_column] == periods[-2]]
-        test = df[df[time_column] == periods[-1]]
+        train = df[keep & when.isin(periods[:-2])]
+        valid = df[keep & (when == periods[-2])]
+        test = df[keep & (when == periods[-1])]
         roles = {"train": periods[:-2], "valid": [periods[-2]], "test": [periods[-1]]}
         how = f"by time: train {show(periods[:-2])}; validate {show(periods[-2:-1])}; test {show(periods[-1:])}"
     else:
-        train = df[df[time_column] == periods[0]]
-        later = df[df[time_column] == periods[1]]
+        train = df[keep & (when == periods[0])]
+        later = df[keep & (when == periods[1])]
         half = (np.arange(len(later)) * 2654435761 % 2**32) < 2**31
         valid, test = later[half], later[~half]
         roles = {"train": [periods[0]], "valid": [periods[1]], "test": [periods[1]]}
