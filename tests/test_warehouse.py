@@ -301,8 +301,9 @@ def test_a_corrected_redelivery_rebuilds_its_month_and_the_months_after(built_ho
 
 
 def test_a_redelivered_crm_month_rebuilds_the_histories_as_a_full_refresh_would(built_home, landing, tmp_path):
-    """CRM re-sends February, the newest month, with one subscriber's plan changed and another subscriber gone:
-    the SCD2 history built incrementally equals a full refresh, and shows both changes."""
+    """CRM re-sends February, the newest month, with one subscriber's plan changed, another subscriber gone and
+    a subscriber new in February left out: the SCD2 history built incrementally equals a full refresh, and
+    shows the three changes."""
     from telco360.simulator.faults import _refresh_manifest
 
     home = tmp_path / "home"
@@ -314,13 +315,16 @@ def test_a_redelivered_crm_month_rebuilds_the_histories_as_a_full_refresh_would(
     names_ = header.rstrip("\n").split("|")
     sub, plan, brand = names_.index("sub_id"), names_.index("plan_id"), names_.index("brand")
     changed, gone = rows[0].split("|"), rows[1].split("|")[sub]
+    january = {ln.split("|")[sub] for ln in (landing / "crm_subscriber" / "2026-01" / "part-00000.txt").open()}
+    # and a subscriber new in February, re-sent without: in no snapshot any more, gone from the history
+    newcomer = next(r for r in rows[2:] if r.split("|")[sub] not in january)
     # another real plan of the same brand (the catalogue and its tests know it)
     changed[plan] = next(
         r.split("|")[plan]
         for r in rows
         if r.split("|")[brand] == changed[brand] and r.split("|")[plan] != changed[plan]
     )
-    part.write_text(header + "|".join(changed) + "".join(rows[2:]))
+    part.write_text(header + "|".join(changed) + "".join(r for r in rows[2:] if r != newcomer))
     _refresh_manifest(part.parent)
     with telco360_home(home):
         target = DuckDBTarget(home / "warehouse.duckdb", home / "tmp")
@@ -339,6 +343,10 @@ def test_a_redelivered_crm_month_rebuilds_the_histories_as_a_full_refresh_would(
             "WHERE sub_id = ? AND valid_to IS NULL",
             [int(gone)],
         ).fetchall()
+        vanished = con.execute(
+            "SELECT count(*) FROM intermediate.int_subscribers__history WHERE sub_id = ?",
+            [int(newcomer.split("|")[sub])],
+        ).fetchone()[0]
         con.close()
         incremental = marts_snapshot(home / "warehouse.duckdb")
         build("duckdb", full_refresh=True)
@@ -349,6 +357,7 @@ def test_a_redelivered_crm_month_rebuilds_the_histories_as_a_full_refresh_would(
     assert versions[-1] == (feb, None, feb, True, changed[plan])
     assert versions[-2][1] == feb  # the version before ends where the re-sent plan begins
     assert departed == [(jan, False)]  # no longer in the newest snapshot: not current
+    assert vanished == 0
     for name in HISTORIES:
         assert_rows_equal(incremental[name], full[name], name)
 

@@ -191,8 +191,9 @@ from collapsed
 
 {#
   The 'scd2' incremental strategy: the new rows hold, for each key they touch, its version open at R and every
-  later one, so a kept row of that key from that version on is replaced; the versions before stay. Nothing new:
-  no row, nothing deleted.
+  later one, so a kept row of that key from that version on is replaced; the versions before stay. Every key
+  has a version open at R, so a key missing from the new rows is in no snapshot any more: its rows go. Nothing
+  new: no row, nothing deleted.
 #}
 {% macro get_incremental_scd2_sql(arg_dict) %}
     {%- set target = arg_dict['target_relation'] -%}
@@ -203,6 +204,11 @@ from collapsed
     where exists (
         select 1 from {{ temp }} as recomputed
         where recomputed.{{ key }} = kept.{{ key }} and recomputed.version <= kept.version
+    )
+    -- recomputed whole, a key in no snapshot any more (a re-sent month without it) goes, as in a full refresh
+    or (
+        exists (select 1 from {{ temp }})
+        and not exists (select 1 from {{ temp }} as recomputed where recomputed.{{ key }} = kept.{{ key }})
     );
 
     insert into {{ target }} ({{ dest_cols_csv }})

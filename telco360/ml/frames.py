@@ -33,15 +33,16 @@ def read_frame(db: Warehouse, sql: str, params: tuple | list = ()) -> pd.DataFra
         col = d.name
         sample = df[col].dropna()
         # numeric columns arrive as Decimal objects from PostgreSQL; by their type, so that a column with no
-        # value in these rows (a month read alone) is a float column too, not an object one
-        if d.type_code in _PG_FLOAT_OIDS or (
-            df[col].dtype == object and len(sample) and isinstance(sample.iloc[0], Decimal)
-        ):
+        # value in these rows (a month read alone) is a float column too, not an object one (an integer column
+        # with no value becomes float: int and float months concatenate to float, as one read gave)
+        decimal = df[col].dtype == object and len(sample) and isinstance(sample.iloc[0], Decimal)
+        if d.type_code in _PG_FLOAT_OIDS or decimal or (d.type_code in _PG_INT_OIDS and not len(sample)):
             df[col] = df[col].astype(float)
     return df
 
 
 _PG_FLOAT_OIDS = {700, 701, 1700}  # real, double precision, numeric
+_PG_INT_OIDS = {20, 21, 23}  # bigint, smallint, integer
 
 
 _PG_TYPES = {"b": "boolean", "i": "bigint", "u": "bigint", "f": "double precision", "M": "timestamp"}
