@@ -77,11 +77,17 @@ def main() -> None:
         t0 = time.perf_counter()
         features = load_features(db)
         t_load = time.perf_counter() - t0
-        print(f"features: {len(features[0]):,} active subscriber-months read in {t_load:.1f}s")
+        print(
+            f"features: {len(features[0]):,} active subscriber-months read in {t_load:.1f}s; "
+            f"peak memory so far {peak_gb():.2f} GB"
+        )
         t0 = time.perf_counter()
         churn, _ = train_churn(db, truth_dir=truth, features=features)
         t_churn = time.perf_counter() - t0
-        print(f"train churn: {t_churn:.0f}s (both candidates, plots, logging, registration)")
+        print(
+            f"train churn: {t_churn:.0f}s (both candidates, plots, logging, registration); "
+            f"peak memory so far {peak_gb():.2f} GB"
+        )
         for line in churn.lines():
             print("  " + line)
         t0 = time.perf_counter()

@@ -58,14 +58,21 @@ subscribers as (
 ),
 
 -- On an incremental build every input is read only for the months it is joined on: the months built (above),
--- the three before each of them (the trends) and the one after (churned_next_month).
+-- the three before each of them (the trends) and the one after (churned_next_month). A full build reads each
+-- input whole, once: split in the same way there, at 1M subscribers x 4 months the query outgrew DuckDB's
+-- 3 GB memory limit.
+{%- set inc = is_incremental() %}
+all_subscriber_months as (
+    select month, sub_id, churned_in_month from {{ ref('int_subscribers__monthly') }}
+),
+
 next_months as (
     select month, sub_id, churned_in_month from {{ ref('int_subscribers__monthly') }}
     where {{ months_to_build('month', following=4) }}
 ),
 
 loaded_months as (
-    select distinct month from next_months
+    select distinct month from {{ 'next_months' if inc else 'all_subscriber_months' }}
 ),
 
 billing as (
@@ -127,12 +134,12 @@ previous_months as (
         avg(u.mou) as mou_prev_3m,
         avg(u.data_mb) as dou_prev_3m
     from subscribers as s
-    inner join earlier_months as p
+    inner join {{ 'earlier_months' if inc else 'all_subscriber_months' }} as p
         on p.sub_id = s.sub_id
         and p.month >= {{ add_months('s.month', -3) }}
         and p.month < s.month
-    left join earlier_billing as b on b.month = p.month and b.sub_id = p.sub_id
-    left join earlier_usage as u on u.month = p.month and u.sub_id = p.sub_id
+    left join {{ 'earlier_billing' if inc else 'billing' }} as b on b.month = p.month and b.sub_id = p.sub_id
+    left join {{ 'earlier_usage' if inc else 'usage' }} as u on u.month = p.month and u.sub_id = p.sub_id
     group by s.month, s.sub_id
 ),
 
@@ -229,7 +236,8 @@ joined as (
     left join memberships as g on g.month = s.month and g.sub_id = s.sub_id
     left join previous_months as h on h.month = s.month and h.sub_id = s.sub_id
     left join loaded_months as nm on nm.month = {{ add_months('s.month', 1) }}
-    left join next_months as nx on nx.month = nm.month and nx.sub_id = s.sub_id
+    left join {{ 'next_months' if inc else 'all_subscriber_months' }} as nx
+        on nx.month = nm.month and nx.sub_id = s.sub_id
 ),
 
 segmented as (
