@@ -28,53 +28,14 @@
 
 
 {% macro _scd2_full(relation, key, tracked) %}
-with snapshots as (
-    select snapshot_month, {{ key }}, {{ tracked | join(', ') }} from {{ relation }}
-),
-
-changes as (
+with ordered as (
     select
-        *,
-        case
-            when lag(snapshot_month) over (partition by {{ key }} order by snapshot_month) is null then 1
-            {% for col in tracked -%}
-            when coalesce(cast(lag({{ col }}) over (partition by {{ key }} order by snapshot_month) as varchar), '~')
-                <> coalesce(cast({{ col }} as varchar), '~') then 1
-            {% endfor -%}
-            else 0
-        end as is_change
-    from snapshots
+        {{ key }}, snapshot_month, snapshot_month as last_seen_month, cast(null as integer) as carried_version,
+        {{ tracked | join(', ') }}
+    from {{ relation }}
 ),
 
-versions as (
-    select *, sum(is_change) over (partition by {{ key }} order by snapshot_month rows unbounded preceding) as version
-    from changes
-),
-
-collapsed as (
-    select
-        {{ key }},
-        version,
-        min(snapshot_month) as valid_from,
-        max(snapshot_month) as last_seen_month,
-        {% for col in tracked -%}
-        max({{ col }}) as {{ col }}{{ "," if not loop.last }}
-        {% endfor %}
-    from versions
-    group by {{ key }}, version
-)
-
-select
-    {{ key }},
-    version,
-    valid_from,
-    lead(valid_from) over (partition by {{ key }} order by version) as valid_to,
-    last_seen_month,
-    lead(valid_from) over (partition by {{ key }} order by version) is null
-        and last_seen_month = (select max(snapshot_month) from {{ relation }}) as is_current,
-    {{ tracked | join(', ') }},
-    {{ built_through_load_id() }} as _built_through_load_id
-from collapsed
+{{ _scd2_versions(key, tracked, '(select max(snapshot_month) from ' ~ relation ~ ')') }}
 {% endmacro %}
 
 
@@ -134,6 +95,24 @@ ordered as (
     from new_snapshots
 ),
 
+-- the newest snapshot month: in the new snapshots, or else the newest seen before R
+latest as (
+    select coalesce(
+        (select max(snapshot_month) from new_snapshots),
+        (select max(h.last_seen_month) from {{ this }} as h inner join rebuild on h.valid_from < rebuild.month)
+    ) as month
+),
+
+{{ _scd2_versions(key, tracked, '(select month from latest)') }}
+{% endmacro %}
+
+
+{#
+  The shared part of both builds: from `ordered` (key, snapshot_month, last_seen_month, carried_version and the
+  tracked attributes; a carried row stands for an open version and keeps its number), the versions with their
+  validity, and is_current against `latest_month`.
+#}
+{% macro _scd2_versions(key, tracked, latest_month) %}
 changes as (
     select
         *,
@@ -165,14 +144,6 @@ collapsed as (
         {% endfor %}
     from versions
     group by {{ key }}, version
-),
-
--- the newest snapshot month: in the new snapshots, or else the newest seen before R
-latest as (
-    select coalesce(
-        (select max(snapshot_month) from new_snapshots),
-        (select max(h.last_seen_month) from {{ this }} as h inner join rebuild on h.valid_from < rebuild.month)
-    ) as month
 )
 
 select
@@ -182,7 +153,7 @@ select
     lead(valid_from) over (partition by {{ key }} order by version) as valid_to,
     last_seen_month,
     lead(valid_from) over (partition by {{ key }} order by version) is null
-        and last_seen_month = (select month from latest) as is_current,
+        and last_seen_month = {{ latest_month }} as is_current,
     {{ tracked | join(', ') }},
     {{ built_through_load_id() }} as _built_through_load_id
 from collapsed
