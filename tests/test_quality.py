@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 from datetime import date
+from urllib.parse import quote
 
 import duckdb
 import pytest
@@ -92,6 +93,12 @@ def test_on_clean_data_every_critical_check_passes_and_the_marts_are_published(b
     con.close()
     index = built_home / "data_docs" / "index.html"
     assert index.exists() and "marts.customer_360" in index.read_text()
+    # a page per validation (suite x month), each listed on the index, rendered once at the end of the run
+    suites = {r["suite"] for r in results.values()}
+    pages = list((built_home / "data_docs" / "validations").rglob("*.html"))
+    assert len(pages) == 2 * len(suites)
+    listed = index.read_text()
+    assert all(quote(p.relative_to(built_home / "data_docs").as_posix()) in listed for p in pages)
 
 
 GROUP_RULES = {  # truth key -> (expectation, entities per planted defect)

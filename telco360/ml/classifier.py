@@ -31,6 +31,7 @@ from telco360.ml.train import (
     metrics,
     observed,
     prepare,
+    prepare_split,
     refit_on_train_and_valid,
     split_by_time,
     split_stratified,
@@ -97,15 +98,17 @@ def _log_figures(mlflow, figs: dict, folder: str) -> None:
     plots.close(figs)
 
 
-def champion_on(name: str, frame: pd.DataFrame, y: np.ndarray) -> tuple[dict | None, str | None]:
-    """The current champion's metrics on these rows (its own input columns), or None if there is none."""
+def champion_on(name: str, df: pd.DataFrame, rows: pd.Index, y: np.ndarray) -> tuple[dict | None, str | None]:
+    """The current champion's metrics on these rows of df (read through its own input columns, which may
+    differ from the new model's), or None if there is none."""
     import mlflow
 
     current = registry.champion_version(name)
     if current is None:
         return None, None
     model = mlflow.sklearn.load_model(f"models:/{name}@champion")
-    cols = list(getattr(model, "feature_names_in_", frame.columns))
+    cols = list(getattr(model, "feature_names_in_", df.columns))
+    frame = df.loc[rows, [c for c in cols if c in df.columns]]
     spec = Columns([c for c in cols if c in frame.columns and frame[c].dtype.kind in "biuf"], [])
     spec.categorical = [c for c in cols if c not in spec.numeric]
     X = prepare(frame, spec)[cols]
@@ -133,19 +136,25 @@ def train_classifier(
     from telco360.ml import tracking
 
     t0 = time.perf_counter()
+    if not df.index.is_unique:  # rows are found again by their label (the champion's comparison)
+        df = df.reset_index(drop=True)
     labelled = df[label].notna()
     cols = feature_columns(df, label, exclude | ({time_column} if time_column else set()), categorical_hint)
+    # the parts copy only what training reads: the features, the label, and the keys the oracle matches on
+    keep = [c for c in df.columns if c in set(cols.all) | {label, time_column, "month", "sub_id"}]
     if time_column:  # the split takes the labelled rows of each period straight from df: no copy of them all
-        split: Split = split_by_time(df, time_column, labelled)
+        split: Split = split_by_time(df, time_column, labelled, keep)
     else:
-        rows = df[labelled].reset_index(drop=True)
+        rows = df.loc[labelled, keep]
         split = split_stratified(rows, label_values(rows[label], label), settings.seed)
     cols, unobserved = observed(cols, split.train)
-    cands = fit_candidates(split, label, cols, settings)
-    chosen = refit_on_train_and_valid(best(cands), split, label, cols, settings)
-    y_te = label_values(split.test[label], label)
-    y_va = label_values(split.valid[label], label)
-    X_te = prepare(split.test, cols)
+    data = prepare_split(split, label, cols)
+    n_rows = {role: len(getattr(split, role)) for role in ("train", "valid", "test")}
+    # the raw training and validation rows are not read again (the prepared ones are): free them before fitting
+    split.train = split.valid = None
+    cands = fit_candidates(data, cols, settings)
+    chosen = refit_on_train_and_valid(best(cands), data, cols, settings)
+    y_te, y_va, X_te = data.y_test, data.y_valid, data.X_test
     p_oracle = oracle(split.test) if oracle else None
     oracle_metrics = metrics(y_te, p_oracle) if p_oracle is not None else None
 
@@ -161,9 +170,9 @@ def train_classifier(
                 "candidates": ",".join(settings.models),
                 "n_numeric": len(cols.numeric),
                 "n_categorical": len(cols.categorical),
-                "rows_train": len(split.train),
-                "rows_valid": len(split.valid),
-                "rows_test": len(split.test),
+                "rows_train": n_rows["train"],
+                "rows_valid": n_rows["valid"],
+                "rows_test": n_rows["test"],
                 **{f"hgb_{k}": v for k, v in settings.hgb_params.items()},
                 "logistic_C": settings.logistic_c,
                 "seed": settings.seed,
@@ -190,7 +199,7 @@ def train_classifier(
             mlflow.log_metric("oracle_auc_gap", oracle_metrics["roc_auc"] - chosen.test["roc_auc"])
             mlflow.log_metric("oracle_lift_ratio", chosen.test["top_decile_lift"] / oracle_metrics["top_decile_lift"])
         _log_figures(mlflow, plots.evaluation_figures(y_te, chosen.p_test, f"{name} test", p_oracle), "plots")
-        imp = importance(chosen.model, prepare(split.valid, cols), y_va, settings)
+        imp = importance(chosen.model, data.X_valid, y_va, settings)
         mlflow.log_table(imp, "feature_importance.json")
         _log_figures(mlflow, {"feature_importance.png": plots.importance_figure(imp, name)}, "plots")
         mlflow.log_table(deciles(y_te, chosen.p_test), "lift_by_decile.json")
@@ -208,7 +217,7 @@ def train_classifier(
             evaluate_with_mlflow(info.model_uri, X_te, y_te)
         version, promoted, reasons = None, False, []
         if register:
-            champ, champ_version = champion_on(name, split.test, y_te)
+            champ, champ_version = champion_on(name, df, split.test.index, y_te)
             decision = registry.decide(chosen.test, champ, gate_passed, settings.promotion)
             mv = registry.register(name, info.model_uri, run.info.run_id, description)
             version, promoted, reasons = str(mv.version), decision.promote, decision.reasons
