@@ -243,6 +243,32 @@ def test_candidate_runs_log_metrics_plots_and_model(mlflow_store):
     assert "feature_importance.json" in model_files
 
 
+@pytest.mark.unit
+def test_fits_see_a_stratified_sample_when_the_training_rows_exceed_the_cap():
+    """Above `max_fit_rows` the training part is sampled down with its class shares, the refit sees at most the
+    cap in the training:validation proportion, and the validation and test parts keep every row."""
+    from telco360.ml.train import Columns, prepare_split, split_by_time
+
+    df = planted_table(n=3000, months=4)
+    split = split_by_time(df, "month")  # train: 6,000 rows; validation 3,000; test 3,000
+    cols = Columns(["x1", "x2", "noise"], ["plan"])
+    data = prepare_split(split, "churned", cols, TrainSettings(max_fit_rows=2000))
+    y_all = split.train["churned"].to_numpy()
+    assert (len(data.y_train), data.train_rows_available) == (2000, 6000)
+    assert abs(data.y_train.sum() - y_all.mean() * 2000) <= 1  # the positives in their share
+    assert (len(data.refit_train_rows), len(data.refit_valid_rows)) == (1333, 667)  # 6,000 : 3,000
+    assert len(set(data.refit_train_rows)) == 1333 and data.refit_train_rows.max() < 2000
+    assert (len(data.X_valid), len(data.X_test)) == (3000, 3000)
+    # the sampled rows are the split's own rows (their labels and features travel together)
+    sampled = df.loc[data.X_train.index]
+    assert sampled["month"].isin(pd.to_datetime(["2026-01-01", "2026-02-01"])).all()
+    assert sampled["churned"].tolist() == data.y_train.tolist()
+    assert np.allclose(sampled["x1"], data.X_train["x1"], atol=1e-6)
+    assert "2,000 of 6,000 training rows, the refit 2,000 of 9,000" in data.sampling()
+    everything = prepare_split(split, "churned", cols, TrainSettings(max_fit_rows=9000))
+    assert everything.sampling() == "" and everything.refit_rows == 9000
+
+
 @pytest.mark.postgres
 def test_outputs_replace_whole_months_on_both_engines(tmp_path, monkeypatch):
     """The write-back of scores: a month is replaced whole in one transaction, other months stay, and the

@@ -148,7 +148,8 @@ def train_classifier(
         rows = df.loc[labelled, keep]
         split = split_stratified(rows, label_values(rows[label], label), settings.seed)
     cols, unobserved = observed(cols, split.train)
-    data = prepare_split(split, label, cols)
+    data = prepare_split(split, label, cols, settings)
+    split.how += data.sampling()
     n_rows = {role: len(getattr(split, role)) for role in ("train", "valid", "test")}
     # the raw training and validation rows are not read again (the prepared ones are): free them before fitting
     split.train = split.valid = None
@@ -173,6 +174,9 @@ def train_classifier(
                 "rows_train": n_rows["train"],
                 "rows_valid": n_rows["valid"],
                 "rows_test": n_rows["test"],
+                "max_fit_rows": settings.max_fit_rows,
+                "rows_fitted_train": len(data.y_train),
+                "rows_fitted_refit": data.refit_rows,
                 **{f"hgb_{k}": v for k, v in settings.hgb_params.items()},
                 "logistic_C": settings.logistic_c,
                 "seed": settings.seed,

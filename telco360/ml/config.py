@@ -64,6 +64,10 @@ class TrainSettings:
     )
     logistic_c: float = 0.05
     importance_sample: int = 5000  # rows for permutation importance
+    # rows a model is fitted on, at most: a larger training (or refit) part is sampled down, stratified by the
+    # label and reproducible from the seed; every row is still validated, tested and scored. At 1M
+    # subscribers x 4 months the fit parts held 1M and 2M rows (peak 7.0 GB); see bench/bench_models.py
+    max_fit_rows: int = 500_000
     evaluate_with_mlflow: bool = True  # mlflow.models.evaluate plots for the registered candidate
     promotion: Promotion = Promotion()
 

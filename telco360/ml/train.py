@@ -257,24 +257,65 @@ class Prepared:
     y_valid: np.ndarray
     X_test: pd.DataFrame
     y_test: np.ndarray
+    refit_train_rows: np.ndarray  # positions in X_train the refit fits on
+    refit_valid_rows: np.ndarray  # positions in X_valid the refit adds
+    train_rows_available: int  # before sampling
+
+    @property
+    def refit_rows(self) -> int:
+        return len(self.refit_train_rows) + len(self.refit_valid_rows)
+
+    def sampling(self) -> str:
+        """What a person reads when the fits saw a sample ('' when they saw every row)."""
+        everything = self.train_rows_available + len(self.y_valid)
+        if len(self.y_train) == self.train_rows_available and self.refit_rows == everything:
+            return ""
+        return (
+            f"; fitted on stratified samples: {len(self.y_train):,} of {self.train_rows_available:,} training rows, "
+            f"the refit {self.refit_rows:,} of {everything:,} training and validation rows"
+        )
 
 
-def prepare_split(split: Split, label: str, cols: Columns) -> Prepared:
-    """X and 0/1 y of each part; each part must hold both classes."""
+def prepare_split(split: Split, label: str, cols: Columns, settings: TrainSettings) -> Prepared:
+    """X and 0/1 y of each part (each must hold both classes). The training part is fitted on a sample of at
+    most `settings.max_fit_rows` rows; the validation part keeps every row for its metrics and gives the refit
+    a sample of its own, so that the refit too sees at most that many."""
     ys = {}
     for role, name in (("train", "training"), ("valid", "validation"), ("test", "test")):
         y = label_values(getattr(split, role)[label], label)
         if len(np.unique(y)) < 2:
             raise TrainingError(f"the {name} rows of {label!r} hold one class only ({len(y)} rows)")
         ys[role] = y
+    cap = settings.max_fit_rows
+    train_rows = fit_sample(ys["train"], cap, settings.seed)
+    # the refit's sample: training and validation rows in their proportions, at most `cap` in all
+    n_train, n_valid = len(ys["train"]), len(ys["valid"])
+    k_train = n_train if n_train + n_valid <= cap else round(cap * n_train / (n_train + n_valid))
+    refit_train_rows = fit_sample(ys["train"][train_rows], k_train, settings.seed + 1)
+    refit_valid_rows = fit_sample(ys["valid"], max(cap - len(refit_train_rows), 0), settings.seed + 2)
     return Prepared(
-        prepare(split.train, cols),
-        ys["train"],
+        prepare(split.train.iloc[train_rows], cols),
+        ys["train"][train_rows],
         prepare(split.valid, cols),
         ys["valid"],
         prepare(split.test, cols),
         ys["test"],
+        refit_train_rows,
+        refit_valid_rows,
+        n_train,
     )
+
+
+def fit_sample(y: np.ndarray, cap: int, seed: int) -> np.ndarray:
+    """Positions of at most `cap` rows, the classes in their proportions (all rows, in order, if they fit)."""
+    if len(y) <= cap:
+        return np.arange(len(y))
+    if cap < 2 or min(np.bincount(y)) < 2:  # too few for a stratified draw: a plain one
+        return np.sort(np.random.default_rng(seed).choice(len(y), max(cap, 0), replace=False))
+    from sklearn.model_selection import train_test_split
+
+    rows, _ = train_test_split(np.arange(len(y)), train_size=cap, stratify=y, random_state=seed % 2**32)
+    return np.sort(rows)
 
 
 def fit_candidates(data: Prepared, cols: Columns, settings: TrainSettings) -> list[Candidate]:
@@ -301,8 +342,10 @@ def refit_on_train_and_valid(chosen: Candidate, data: Prepared, cols: Columns, s
     data), then judged once on the test period: the served model is this one."""
     import time
 
-    X = pd.concat([data.X_train, data.X_valid], ignore_index=True)
-    y = np.concatenate([data.y_train, data.y_valid])
+    X = pd.concat(
+        [data.X_train.iloc[data.refit_train_rows], data.X_valid.iloc[data.refit_valid_rows]], ignore_index=True
+    )
+    y = np.concatenate([data.y_train[data.refit_train_rows], data.y_valid[data.refit_valid_rows]])
     t0 = time.perf_counter()
     model = make_estimator(chosen.kind, cols, settings).fit(X, y)
     secs = time.perf_counter() - t0
