@@ -265,6 +265,11 @@ def test_fits_see_a_stratified_sample_when_the_training_rows_exceed_the_cap():
     assert sampled["churned"].tolist() == data.y_train.tolist()
     assert np.allclose(sampled["x1"], data.X_train["x1"], atol=1e-6)
     assert "2,000 of 6,000 training rows, the refit 2,000 of 9,000" in data.sampling()
+    # one row too many, or a class too rare, for a stratified draw: still exactly the cap, no error
+    from telco360.ml.train import fit_sample
+
+    assert len(set(fit_sample(y_all, len(y_all) - 1, 1))) == len(y_all) - 1
+    assert len(fit_sample(np.r_[np.zeros(50, int), 1], 10, 1)) == 10
     everything = prepare_split(split, "churned", cols, TrainSettings(max_fit_rows=9000))
     assert everything.sampling() == "" and everything.refit_rows == 9000
 

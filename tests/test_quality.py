@@ -93,7 +93,7 @@ def test_on_clean_data_every_critical_check_passes_and_the_marts_are_published(b
     con.close()
     index = built_home / "data_docs" / "index.html"
     assert index.exists() and "marts.customer_360" in index.read_text()
-    # a page per validation (suite x month), each listed on the index, rendered once at the end of the run
+    # a page per validation (suite x month), each listed on the index (rendered at the end of the run)
     suites = {r["suite"] for r in results.values()}
     pages = list((built_home / "data_docs" / "validations").rglob("*.html"))
     assert len(pages) == 2 * len(suites)

@@ -208,7 +208,10 @@ def train_classifier(
         _log_figures(mlflow, {"feature_importance.png": plots.importance_figure(imp, name)}, "plots")
         mlflow.log_table(deciles(y_te, chosen.p_test), "lift_by_decile.json")
         example = X_te.head(5)
-        signature = infer_signature(example, chosen.model.predict_proba(example)[:, 1])
+        # the signature says double, as before: the model takes 64-bit input too (MLflow refuses to narrow it)
+        signature = infer_signature(
+            example.astype({c: "float64" for c in cols.numeric}), chosen.model.predict_proba(example)[:, 1]
+        )
         info = mlflow.sklearn.log_model(
             chosen.model,
             name="model",

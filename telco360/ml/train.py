@@ -283,6 +283,8 @@ def prepare_split(split: Split, label: str, cols: Columns, settings: TrainSettin
     ys = {}
     for role, name in (("train", "training"), ("valid", "validation"), ("test", "test")):
         y = label_values(getattr(split, role)[label], label)
+        if len(y) != len(getattr(split, role)):  # positions below pair rows with labels: no unlabelled rows
+            raise TrainingError(f"the {name} rows of {label!r} include rows without a label")
         if len(np.unique(y)) < 2:
             raise TrainingError(f"the {name} rows of {label!r} hold one class only ({len(y)} rows)")
         ys[role] = y
@@ -310,7 +312,8 @@ def fit_sample(y: np.ndarray, cap: int, seed: int) -> np.ndarray:
     """Positions of at most `cap` rows, the classes in their proportions (all rows, in order, if they fit)."""
     if len(y) <= cap:
         return np.arange(len(y))
-    if cap < 2 or min(np.bincount(y)) < 2:  # too few for a stratified draw: a plain one
+    # too few for a stratified draw (each class needs a row on both sides of it): a plain one
+    if cap < 2 or len(y) - cap < 2 or min(np.bincount(y)) < 2:
         return np.sort(np.random.default_rng(seed).choice(len(y), max(cap, 0), replace=False))
     from sklearn.model_selection import train_test_split
 

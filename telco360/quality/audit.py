@@ -405,7 +405,8 @@ def _validate(kind, layers, months, suites: Suites, run_id: str, started: dateti
     ds = _datasource(ctx, kind)
     dialect = "postgresql" if kind == "postgres" else "duckdb"
     rows: list[dict] = []
-    rendered: list = []  # the validation results and suites whose Data Docs pages this run renders
+    validated = False
+    rendered: dict = {}  # the validation results and suites whose Data Docs pages this run renders (once each)
     # checkpoints and validation definitions are rebuilt from expectations/*.yml on every run: drop the
     # stored ones first (they would point at the assets replaced below)
     for folder in ("checkpoints", "validation_definitions"):
@@ -439,15 +440,22 @@ def _validate(kind, layers, months, suites: Suites, run_id: str, started: dateti
                 for key, vres in result.run_results.items():
                     suite_name = vres.suite_name
                     rows += [_row(vr, run_id, started, layer, month, suite_name) for vr in vres.results]
-                    rendered += [key, ExpectationSuiteIdentifier(name=suite_name)]
+                    rendered.update(dict.fromkeys([key, ExpectationSuiteIdentifier(name=suite_name)]))
+        validated = True
     finally:
         ds.get_execution_engine().close()
         ds.get_engine().dispose()
         # Data Docs once for the run, not once per checkpoint (GX's UpdateDataDocsAction rebuilt the whole
-        # index after every validation: 87 s of a 10k x 5-month audit), even when a checkpoint failed midway
-        if rendered:
-            ctx.build_data_docs(site_names=["local_site"], resource_identifiers=rendered)
-    localize(paths().data_docs)  # the pages load no CDN: Data Docs work on an intranet
+        # index after every validation: 87 s of a 10k x 5-month audit), also for what ran before a failure;
+        # a failure here fails the run, but is only logged when the validation itself failed (its error stands)
+        try:
+            if rendered:
+                ctx.build_data_docs(site_names=["local_site"], resource_identifiers=list(rendered))
+            localize(paths().data_docs)  # the pages load no CDN: Data Docs work on an intranet
+        except Exception:
+            if validated:
+                raise
+            log.exception("Data Docs were not rebuilt for run %s", run_id)
     return rows
 
 
