@@ -425,18 +425,29 @@ class PipelineResult:
         return out
 
 
-def scheduler_will_ingest(dag: dict, runs: list[dict], now: datetime) -> str | None:
+def scheduler_will_ingest(dag: dict, runs: list[dict], now: datetime, landed_at: datetime | None = None) -> str | None:
     """Why the scheduler is about to poll the landing folder by itself, or None: then the pipeline triggers the
     poll. A queued run has not looked at the landing folder yet; an unpaused DAG whose next run is due (the first
-    start: the latest hourly interval, catchup off) gets its run on the scheduler's next loop. Triggering on top
-    of either adds a second poll that finds nothing (19 s of `make run`). A run already running may have looked
-    before the deliveries landed: it is not counted on."""
+    start: the latest hourly interval, catchup off) gets its run on the scheduler's next loop; a running run that
+    started after the deliveries last changed (`landed_at`) sees them all. Triggering on top of any of these adds
+    a second poll that finds nothing (16-19 s of `make run`). A run that started before the deliveries landed,
+    or when it is not known when they did, is not counted on."""
     if any(r["state"] == "queued" for r in runs):
         return "a queued run"
+    if landed_at is not None and any(
+        r["state"] == "running" and (_when(r.get("start_date")) or landed_at) > landed_at for r in runs
+    ):
+        return "a running run that started after the deliveries landed"
     due = _when(dag.get("next_dagrun_run_after"))
     if not dag.get("is_paused") and due is not None and due <= now:
         return f"its scheduled run, due {due:%Y-%m-%d %H:%M} UTC"
     return None
+
+
+def last_landed(landing: Path) -> datetime | None:
+    """When the landing folder's files last changed (UTC), or None when it holds none."""
+    times = [p.stat().st_mtime for p in landing.rglob("*") if p.is_file()] if landing.is_dir() else []
+    return datetime.fromtimestamp(max(times), UTC) if times else None
 
 
 def task_log(st: Stack, dag_id: str, run_id: str, task_id: str) -> Path | None:

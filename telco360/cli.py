@@ -392,7 +392,11 @@ def cmd_airflow(args) -> int:
         for dag_id in af.PIPELINE:  # a DAG paused by hand would stall the chain
             api.unpause(dag_id)
         first = af.PIPELINE[0]
-        why = af.scheduler_will_ingest(api.get(f"/api/v2/dags/{first}"), api.runs(first), datetime.now(UTC))
+        from telco360.config import paths
+
+        why = af.scheduler_will_ingest(
+            api.get(f"/api/v2/dags/{first}"), api.runs(first), datetime.now(UTC), af.last_landed(paths().landing)
+        )
         if why:
             print(f"{first}: the scheduler is about to run it ({why}); following the chain ({st.url}) ...")
         else:

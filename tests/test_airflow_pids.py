@@ -104,3 +104,25 @@ def test_the_pipeline_follows_the_schedulers_own_poll_instead_of_adding_an_empty
     assert af.scheduler_will_ingest({"is_paused": False, "next_dagrun_run_after": None}, [], now) is None
     # a run already running may have polled before the deliveries landed: not counted on
     assert af.scheduler_will_ingest(later, [{"state": "running"}], now) is None
+    # ... but one that started after the deliveries last changed sees them all (make run: generated, then Airflow)
+    landed = datetime(2026, 12, 7, 10, 20, tzinfo=UTC)
+    after, before = {"state": "running", "start_date": "2026-12-07T10:21:00Z"}, {"state": "running"}
+    assert af.scheduler_will_ingest(later, [after], now, landed) == (
+        "a running run that started after the deliveries landed"
+    )
+    assert af.scheduler_will_ingest(later, [{**after, "start_date": "2026-12-07T10:19:00Z"}], now, landed) is None
+    assert af.scheduler_will_ingest(later, [before], now, landed) is None  # not started yet: no start date
+    assert af.scheduler_will_ingest(later, [after], now, None) is None
+
+
+def test_last_landed_is_the_newest_file_in_the_landing_folder(tmp_path):
+    import os
+    from datetime import UTC, datetime
+
+    assert af.last_landed(tmp_path / "missing") is None
+    assert af.last_landed(tmp_path) is None
+    (tmp_path / "crm" / "2026-01").mkdir(parents=True)
+    for name, when in (("crm/2026-01/part-00000.txt", 1_780_000_000), ("crm/2026-01/manifest.json", 1_780_000_600)):
+        (tmp_path / name).write_text("x")
+        os.utime(tmp_path / name, (when, when))
+    assert af.last_landed(tmp_path) == datetime.fromtimestamp(1_780_000_600, UTC)
