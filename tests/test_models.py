@@ -83,28 +83,54 @@ def test_time_split_of_the_labelled_rows_without_copying_them_first():
 
 
 @pytest.mark.unit
-def test_importance_of_gradient_boosting_encodes_once_and_equals_permuting_the_input():
-    """The encoded-space shortcut gives sklearn's figures on the whole pipeline (same seed), and ranks the
-    planted drivers: x1 above x2 above noise."""
+def test_importance_encodes_once_and_equals_permuting_the_input_for_both_models():
+    """The encoded-space shortcut gives sklearn's figures on the whole pipeline (same seed), for gradient
+    boosting (ordinal codes) and logistic (one-hot with an infrequent bucket, imputation with missing
+    indicators, scaling), and ranks the planted drivers: x1 above x2 above noise."""
     from sklearn.inspection import permutation_importance
+    from sklearn.preprocessing import FunctionTransformer
 
-    from telco360.ml.train import Columns, importance, make_estimator, one_column_per_feature, prepare
+    from telco360.ml.train import Columns, encoded_blocks, importance, make_estimator, prepare
 
     df = planted_table(n=3000, months=1)
+    df.loc[df.index[::7], "x2"] = np.nan  # a missing indicator in logistic's encoding
+    df.loc[df.index[:5], "plan"] = "rare"  # below one-hot's min_frequency: the infrequent bucket
     cols = Columns(["x1", "x2", "noise"], ["plan"])
     X, y = prepare(df, cols), df["churned"].to_numpy()
     settings = TrainSettings(importance_sample=2000)
-    model = make_estimator("hist_gradient_boosting", cols, settings).fit(X, y)
-    assert one_column_per_feature(model, X.shape[1])
-    fast = importance(model, X, y, settings).set_index("feature")["importance"]
     rows = np.random.default_rng(settings.seed).choice(len(X), 2000, replace=False)
-    slow = permutation_importance(
-        model, X.iloc[rows], y[rows], scoring="roc_auc", n_repeats=3, random_state=settings.seed, n_jobs=1
+    for kind in ("hist_gradient_boosting", "logistic"):
+        model = make_estimator(kind, cols, settings).fit(X, y)
+        blocks = encoded_blocks(model, list(X.columns))
+        assert blocks is not None, kind
+        widths = dict(zip(X.columns, map(len, blocks), strict=True))
+        if kind == "logistic":  # one column per frequent plan + the infrequent one; x2: value and indicator
+            assert widths == {"plan": df["plan"].value_counts().ge(20).sum() + 1, "x1": 1, "x2": 2, "noise": 1}
+        else:
+            assert set(widths.values()) == {1}
+        fast = importance(model, X, y, settings).set_index("feature")["importance"]
+        slow = permutation_importance(
+            model, X.iloc[rows], y[rows], scoring="roc_auc", n_repeats=3, random_state=settings.seed, n_jobs=1
+        )
+        assert fast.to_dict() == pytest.approx(dict(zip(X.columns, slow.importances_mean, strict=True)), abs=1e-12)
+        assert fast["x1"] > fast["x2"] > fast["noise"], kind
+    # an encoding it cannot trace (a function of several columns) is permuted through sklearn
+    from sklearn.pipeline import make_pipeline
+
+    opaque = make_pipeline(FunctionTransformer(lambda a: a), make_estimator("logistic", cols, settings)).fit(X, y)
+    assert encoded_blocks(opaque, list(X.columns)) is None
+    assert importance(opaque, X, y, settings).set_index("feature")["importance"].to_dict() == pytest.approx(
+        dict(
+            zip(
+                X.columns,
+                permutation_importance(
+                    opaque, X.iloc[rows], y[rows], scoring="roc_auc", n_repeats=3, random_state=settings.seed, n_jobs=1
+                ).importances_mean,
+                strict=True,
+            )
+        ),
+        abs=1e-12,
     )
-    assert fast.to_dict() == pytest.approx(dict(zip(X.columns, slow.importances_mean, strict=True)), abs=1e-12)
-    assert fast["x1"] > fast["x2"] > fast["noise"]
-    logistic = make_estimator("logistic", cols, settings).fit(X, y)
-    assert not one_column_per_feature(logistic, X.shape[1])  # one-hot: many columns per input
 
 
 @pytest.mark.unit

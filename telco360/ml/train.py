@@ -360,10 +360,12 @@ def refit_on_train_and_valid(chosen: Candidate, data: Prepared, cols: Columns, s
 def importance(model, X: pd.DataFrame, y: np.ndarray, settings: TrainSettings) -> pd.DataFrame:
     """Permutation importance (drop in ROC AUC) on a sample of the validation rows.
 
-    Gradient boosting's encoding maps each input column to one column in the same order (ordinal codes, then
-    the numbers as they are), so permuting the encoded column is permuting the input: the rows are encoded
-    once, not once per permutation (the encoding was half the cost). The permutations depend only on the
-    seed and the number of columns, so the figures are those of permuting the input frame (tested)."""
+    Our pipelines encode row by row (ordinal or one-hot codes, median imputation with missing indicators,
+    scaling), each encoded column made from one input column: permuting an input column's rows is permuting
+    the rows of the encoded columns made from it. So the rows are encoded once, not once per permutation (the
+    encoding was most of the cost), with sklearn's own draws (same seed), so the figures are those of
+    `sklearn.inspection.permutation_importance` on the whole pipeline (tested for both models). A pipeline
+    whose encoding is not traced this way is permuted through sklearn as it is."""
     from sklearn.inspection import permutation_importance
 
     n = min(len(X), settings.importance_sample)
@@ -371,38 +373,104 @@ def importance(model, X: pd.DataFrame, y: np.ndarray, settings: TrainSettings) -
     rows = rng.choice(len(X), n, replace=False) if n < len(X) else np.arange(len(X))
     if len(np.unique(y[rows])) < 2:
         rows = np.arange(len(X))
-    estimator, data = model, X.iloc[rows]
-    if one_column_per_feature(model, X.shape[1]):
-        estimator, data = model[-1], model[:-1].transform(data)
-    r = permutation_importance(
-        estimator, data, y[rows], scoring="roc_auc", n_repeats=3, random_state=settings.seed, n_jobs=1
-    )
+    data = X.iloc[rows]
+    blocks = encoded_blocks(model, list(X.columns))
+    if blocks is None:
+        r = permutation_importance(
+            model, data, y[rows], scoring="roc_auc", n_repeats=3, random_state=settings.seed, n_jobs=1
+        )
+        means, sds = r.importances_mean, r.importances_std
+    else:
+        means, sds = _permute_encoded(model[-1], model[:-1].transform(data), y[rows], blocks, settings.seed)
     return (
-        pd.DataFrame({"feature": X.columns, "importance": r.importances_mean, "sd": r.importances_std})
+        pd.DataFrame({"feature": X.columns, "importance": means, "sd": sds})
         .sort_values("importance", ascending=False)
         .reset_index(drop=True)
     )
 
 
-def one_column_per_feature(model, n_features: int) -> bool:
-    """A pipeline of our gradient boosting whose encoding keeps one column per input column, in input order:
-    ordinal codes and identity (passthrough) only."""
-    from sklearn.compose import ColumnTransformer
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import FunctionTransformer, OrdinalEncoder
+def _permute_encoded(estimator, encoded, y: np.ndarray, blocks: list[np.ndarray], seed: int, n_repeats: int = 3):
+    """sklearn's permutation loop (`_calculate_permutation_scores`) over blocks of encoded columns: one seed
+    drawn from `seed` serves every block; at each repeat the row order is shuffled again and applied to the
+    block as permuted so far; importance = baseline score - permuted score."""
+    from sklearn.metrics import check_scoring
+    from sklearn.utils import check_random_state
 
-    if not (isinstance(model, Pipeline) and len(model) == 2 and isinstance(model[-1], HistGradientBoostingClassifier)):
-        return False
+    scorer = check_scoring(estimator, scoring="roc_auc")
+    work = np.array(encoded, copy=True)
+    baseline = scorer(estimator, work, y)
+    block_seed = check_random_state(seed).randint(np.iinfo(np.int32).max + 1)
+    scores = np.empty((len(blocks), n_repeats))
+    for i, block in enumerate(blocks):
+        if not len(block):  # an input the encoding drops: permuting it changes nothing
+            scores[i] = baseline
+            continue
+        kept = work[:, block].copy()
+        random_state = check_random_state(block_seed)
+        order = np.arange(len(work))
+        for r in range(n_repeats):
+            random_state.shuffle(order)
+            work[:, block] = work[order][:, block]
+            scores[i, r] = scorer(estimator, work, y)
+        work[:, block] = kept
+    drops = baseline - scores
+    return drops.mean(axis=1), drops.std(axis=1)
+
+
+def encoded_blocks(model, columns: list[str]) -> list[np.ndarray] | None:
+    """For a pipeline (encoding, estimator) whose encoding is a ColumnTransformer of row-wise parts we can
+    trace (ordinal or one-hot codes, identity, median imputation with missing indicators, scaling): the
+    encoded columns made from each input column, in `columns` order. None for anything else."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+
+    if not (isinstance(model, Pipeline) and len(model) == 2 and isinstance(model[0], ColumnTransformer)):
+        return None
+    if list(getattr(model, "feature_names_in_", [])) != columns:
+        return None
     encode = model[0]
-    if not isinstance(encode, ColumnTransformer):
-        return False
-    order: list[str] = []
-    for _, t, columns in encode.transformers_:
+    found: dict[str, list[int]] = {c: [] for c in columns}
+    for name, t, cols in encode.transformers_:
         if isinstance(t, str) and t == "drop":
             continue
-        identity = t == "passthrough" or (isinstance(t, FunctionTransformer) and t.func is None)
-        if not (identity or isinstance(t, OrdinalEncoder)):
-            return False
-        order += list(columns)
-    return order == list(getattr(model, "feature_names_in_", [])) and len(order) == n_features
+        cols = list(cols)
+        owners = _owners(t, len(cols))
+        out = encode.output_indices_[name]
+        if owners is None or any(c not in found for c in cols) or len(owners) != out.stop - out.start:
+            return None
+        for at, owner in enumerate(owners, start=out.start):
+            found[cols[owner]].append(at)
+    return [np.array(found[c], dtype=int) for c in columns]
+
+
+def _owners(t, n_in: int) -> list[int] | None:
+    """For each output column of a fitted transformer, the index of the input column it is made from; None
+    for a transformer whose outputs are not traced here."""
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
+
+    if isinstance(t, str):
+        return list(range(n_in)) if t == "passthrough" else None
+    steps = list(t.named_steps.values()) if isinstance(t, Pipeline) else [t]
+    owners = list(range(n_in))
+    for step in steps:
+        if isinstance(step, StandardScaler | OrdinalEncoder) or (
+            isinstance(step, FunctionTransformer) and step.func is None
+        ):
+            continue  # one column out per column in, in order
+        if isinstance(step, SimpleImputer):
+            stats = np.asarray(step.statistics_, dtype=float)
+            kept = owners if step.keep_empty_features else [o for o, v in zip(owners, stats, strict=True) if v == v]
+            owners = kept + ([owners[i] for i in step.indicator_.features_] if step.add_indicator else [])
+            continue
+        if isinstance(step, OneHotEncoder) and step.drop is None:
+            rare = getattr(step, "infrequent_categories_", [None] * len(owners))
+            owners = [
+                o
+                for o, cats, r in zip(owners, step.categories_, rare, strict=True)
+                for _ in range(len(cats) if r is None else len(cats) - len(r) + 1)
+            ]
+            continue
+        return None
+    return owners
