@@ -32,6 +32,11 @@ for _name in ("TELCO360_WAREHOUSE", "TELCO360_TARGET", "TELCO360_DBT_TARGET"):
 # dbt refuses to hash personal data without a salt (every warehouse but the demo, which generates one):
 # `make test` gets a random one from var/pg/env; a bare pytest run a fixed, test-only one
 os.environ.setdefault("TELCO360_PII_SALT", "telco360-tests-only-salt-0123456789")
+# One OpenMP thread per process: the suite runs two workers on two cores, and gradient boosting's OpenMP
+# threads spin while they wait for a core the other worker holds. Measured (telco360 train --model all, 5k x 4
+# months, one run each): alone 46 s with two threads, 53 s with one; beside a busy core 109 s with two, 55 s
+# with one. Set before anything loads the OpenMP runtime; the tasks and commands the tests start inherit it.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from telco360.ingest.loader import Loader  # noqa: E402
 from telco360.ingest.targets import DuckDBTarget  # noqa: E402
