@@ -6,32 +6,33 @@ its source contract, loads valid rows into `raw.<source>` and writes rejected ro
 `audit.quarantine` with the rule they broke. Every delivery is recorded in `audit.load_manifest`
 (loaded, skipped as already loaded, or rejected whole with the reason).
 
-It polls the landing folder (`TELCO360_INGEST_SCHEDULE`, hourly by default): `pending` lists the
-deliveries not yet loaded (new, or changed since their load) and, when there are none, skips the rest of the
-run. One task group per source: `load` loads its deliveries in period order, and `announce` emits the
-`raw.<source>` asset the warehouse build listens to, only when something was loaded (else it is skipped, so
-a poll that finds nothing new starts no build). Reruns are safe: a delivery already loaded is skipped; a
-corrected re-delivery replaces its period atomically. A rejected delivery does not stop the others: every
-source loads what it can, `audit_raw` runs, and `report` fails naming each rejected delivery and its rule,
-so the run shows as failed.
+It polls the landing folder (`TELCO360_INGEST_SCHEDULE`: a cron expression, hourly by default, or an interval
+such as `30s` or `5m`): `pending` lists the deliveries not yet loaded (new, or changed since their load) and,
+when there are none, skips the rest of the run. One task group per source: `load` loads its deliveries in
+period order, and `announce` emits the `raw.<source>` asset the warehouse build listens to, only when
+something was loaded (else it is skipped, so a poll that finds nothing new starts no build). Reruns are safe:
+a delivery already loaded is skipped; a corrected re-delivery replaces its period atomically. A rejected
+delivery does not stop the others: every source loads what it can, `audit_raw` runs, and `report` fails
+naming each rejected delivery and its rule, so the run shows as failed.
 Contracts: `telco360 contracts`. Logic: `telco360.ingest` (this file only orchestrates).
 """
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 
 import pendulum
 from airflow.sdk import TaskGroup, dag, task
 
 from telco360.assets import raw_asset
+from telco360.config import ingest_schedule
 from telco360.contracts import load_contracts  # a YAML file in the package: no I/O beyond that
 
 SOURCES = list(load_contracts())
 WRITER_POOL = "warehouse_writer"  # one writer at a time on the embedded DuckDB file
-# how often the landing folder is polled; a poll with nothing new ends after one task
-SCHEDULE = os.environ.get("TELCO360_INGEST_SCHEDULE", "@hourly")
+# how often the landing folder is polled (a cron expression, or an interval such as 30s); a poll with nothing
+# new ends after one task
+SCHEDULE = ingest_schedule()
 
 
 @dag(
