@@ -45,16 +45,17 @@ from telco360.simulator.generate import GenerateConfig, generate  # noqa: E402
 SMALL = dict(subscribers=2000, months=2, start="2026-01", seed=7)
 
 
-# `make test` runs the suite in two pytest-xdist workers (`-n 2`): the two longest Airflow tests, which drive
-# the real scheduler and `rebuild_months` (about half of the suite's time), in one, everything else in the
-# other. Those two build their own data, so every session fixture (a built warehouse, the trained models) is
-# still built once, in the other worker, and the tests on the one PostgreSQL server never run at the same time.
-# Measured on a quiet machine: pytest 1,501 s in one process; in two, 1,345 s with this split and 1,238 s with
-# tests/test_airflow_run.py kept apart too (one run each): a test runs 1.5-2x slower when two run at once on this
-# 2-core machine, the scheduler's test most (479 s alone, 733 s and 963 s beside the others).
+# `make test` runs the suite in two pytest-xdist workers (`-n 2`): the three Airflow tests that build their own
+# data (the real scheduler's chain, `rebuild_months`, `airflow dags test` of ingest and build) in one,
+# everything else in the other. Those build their own data, so every session fixture (a built warehouse, the
+# trained models) is still built once, in the other worker, and the tests on the one PostgreSQL server never
+# run at the same time. Measured on a quiet machine (one run each): pytest 1,501 s in one process; in two,
+# 1,345 s and 1,091 s with the scheduler's test and `rebuild_months` apart; with one OpenMP thread per process
+# (below) 904 s, the other worker then the longer (880 s against 730 s); with `airflow dags test` moved apart
+# and the scheduler's test polling every 20 s, 850 s (apart 840 s, the other 673 s).
 # pytest-xdist's own `--dist loadgroup` does not group under pytest 9 (it renames `item._nodeid`, which
 # pytest 9 no longer reads), hence this scheduler, which splits by module.
-APART = ("tests/test_backfill.py", "tests/test_scheduler.py")
+APART = ("tests/test_airflow_run.py", "tests/test_backfill.py", "tests/test_scheduler.py")
 
 
 def pytest_xdist_make_scheduler(config, log):
@@ -96,11 +97,16 @@ def land(delivered: Path, landing: Path, months: list[str]) -> int:
     from telco360.contracts import load_contracts
 
     count = 0
+    incoming = landing.parent / f".{landing.name}-incoming"  # same filesystem: a rename moves a whole delivery
     for source in load_contracts():
         for period in sorted((delivered / source).iterdir()):
             if period.name[:7] in months:
-                shutil.copytree(period, landing / source / period.name)
+                # written aside, then renamed into place, as a transfer does: a poll never sees half a delivery
+                shutil.copytree(period, incoming / source / period.name)
+                (landing / source).mkdir(parents=True, exist_ok=True)
+                (incoming / source / period.name).rename(landing / source / period.name)
                 count += 1
+    shutil.rmtree(incoming, ignore_errors=True)
     if not (landing / "_truth").exists():
         shutil.copytree(delivered / "_truth", landing / "_truth")
     return count

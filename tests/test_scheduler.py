@@ -89,7 +89,8 @@ def test_new_months_flow_through_the_real_scheduler_with_no_manual_step(tmp_path
     home = tmp_path / "home"
     landed_first = land(delivered, home / "landing", MONTHS[:3])
     assert landed_first > 3 * 15
-    monkeypatch.setenv("TELCO360_INGEST_SCHEDULE", "* * * * *")  # poll the landing every minute
+    # poll the landing every 20 s (on the minute, a month that landed just after a poll waited up to 60 s)
+    monkeypatch.setenv("TELCO360_INGEST_SCHEDULE", "20s")
     monkeypatch.setenv("TELCO360_WAREHOUSE", "duckdb")
     st = af.stack(home, free_port())
     start = datetime.now(UTC)
