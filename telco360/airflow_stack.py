@@ -427,11 +427,11 @@ class PipelineResult:
 
 def scheduler_will_ingest(dag: dict, runs: list[dict], now: datetime, landed_at: datetime | None = None) -> str | None:
     """Why the scheduler is about to poll the landing folder by itself, or None: then the pipeline triggers the
-    poll. A queued run has not looked at the landing folder yet; an unpaused DAG whose next run is due (the first
-    start: the latest hourly interval, catchup off) gets its run on the scheduler's next loop; a running run that
-    started after the deliveries last changed (`landed_at`) sees them all. Triggering on top of any of these adds
-    a second poll that finds nothing (16-19 s of `make run`). A run that started before the deliveries landed,
-    or when it is not known when they did, is not counted on."""
+    poll. A queued run has not looked at the landing folder yet; an unpaused DAG whose next run is due (the
+    first start: the latest interval of its schedule, catchup off) gets its run on the scheduler's next loop; a
+    running run that started after the deliveries last changed (`landed_at`) sees them all. Triggering on top of
+    any of these adds a second poll that finds nothing (16-19 s of `make run`). A run that started before the
+    deliveries landed, or when it is not known when they did, is not counted on."""
     if any(r["state"] == "queued" for r in runs):
         return "a queued run"
     if landed_at is not None and any(
@@ -465,6 +465,15 @@ def _since(run: dict, since: datetime) -> bool:
     return any((_when(run.get(k)) or datetime.min.replace(tzinfo=UTC)) >= since for k in ("run_after", "end_date"))
 
 
+def _next_cycle(poll: dict, finals: list[dict], until_scores: int) -> bool:
+    """A poll due after the chain's last run has succeeded (the `until_scores`-th success of `last`)."""
+    ends = sorted(e for r in finals if r["state"] == "success" and (e := _when(r.get("end_date"))) is not None)
+    if len(ends) < until_scores:
+        return False
+    due = _when(poll.get("run_after")) or _when(poll.get("start_date"))
+    return due is not None and due > ends[until_scores - 1]
+
+
 def _when(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
 
@@ -483,11 +492,14 @@ def follow(
     last: str = PIPELINE[-1],
 ) -> PipelineResult:
     """Wait until `until_scores` runs of `last` (score_customers) started after `since` have succeeded, or any
-    run of the pipeline has failed, and nothing more has been queued for `quiet` seconds."""
+    run of the pipeline has failed, and nothing more has been queued for `quiet` seconds. Polls of the landing
+    folder due after the chain's last success belong to the next cycle: not waited for (a frequent poll, every
+    20 s say, would otherwise never leave `quiet` seconds free)."""
     deadline = time.monotonic() + timeout
     settled_at = None
     while True:
         runs = {d: [r for r in api.runs(d) if _since(r, since)] for d in PIPELINE}
+        runs[PIPELINE[0]] = [r for r in runs[PIPELINE[0]] if not _next_cycle(r, runs[last], until_scores)]
         states = [r["state"] for rs in runs.values() for r in rs]
         failed = [r for rs in runs.values() for r in rs if r["state"] == "failed"]
         done = sum(r["state"] == "success" for r in runs[last]) >= until_scores

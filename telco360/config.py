@@ -72,5 +72,5 @@ def ingest_schedule(text: str | None = None) -> str | timedelta:
         return text
     seconds = int(m[1]) * _UNIT_SECONDS[m[2]]
     if seconds < MIN_POLL_SECONDS:
-        raise ValueError(f"TELCO360_INGEST_SCHEDULE={text!r}: an interval polls every {MIN_POLL_SECONDS} s at most")
+        raise ValueError(f"TELCO360_INGEST_SCHEDULE={text!r}: polls must be at least {MIN_POLL_SECONDS} s apart")
     return timedelta(seconds=seconds)

@@ -126,3 +126,49 @@ def test_last_landed_is_the_newest_file_in_the_landing_folder(tmp_path):
         (tmp_path / name).write_text("x")
         os.utime(tmp_path / name, (when, when))
     assert af.last_landed(tmp_path) == datetime.fromtimestamp(1_780_000_600, UTC)
+
+
+class _Runs:
+    """The scheduler's runs as its REST API lists them (dag_id -> runs); no task failed."""
+
+    def __init__(self, runs: dict[str, list[dict]]):
+        self._runs = runs
+
+    def runs(self, dag_id: str) -> list[dict]:
+        return self._runs.get(dag_id, [])
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
+        return [{"task_id": "pending", "state": "running"}]
+
+
+def test_following_the_chain_does_not_wait_for_the_polls_of_the_next_cycle():
+    """With a poll every 20 s, a poll is almost always running: `follow` waits for the ones due before the chain's
+    last success (they may start another build), not for those due after it, which belong to the next cycle."""
+    from datetime import UTC, datetime
+
+    def run(dag_id, n, state, due, end=None):
+        return {
+            "dag_run_id": f"{dag_id}-{n}",
+            "run_type": "scheduled" if dag_id == "ingest_extracts" else "asset_triggered",
+            "state": state,
+            "run_after": due,
+            "start_date": due,
+            "end_date": end,
+        }
+
+    chain = {
+        "ingest_extracts": [run("ingest_extracts", 1, "success", "2026-12-07T10:00:00Z", "2026-12-07T10:01:00Z")],
+        "build_warehouse": [run("build_warehouse", 1, "success", "2026-12-07T10:01:00Z", "2026-12-07T10:02:00Z")],
+        "train_models": [run("train_models", 1, "success", "2026-12-07T10:02:00Z", "2026-12-07T10:03:00Z")],
+        "score_customers": [run("score_customers", 1, "success", "2026-12-07T10:03:00Z", "2026-12-07T10:04:00Z")],
+    }
+    since = datetime(2026, 12, 7, 9, 59, tzinfo=UTC)
+    later = run("ingest_extracts", 2, "running", "2026-12-07T10:04:10Z")
+    result = af.follow(
+        _Runs({**chain, "ingest_extracts": [*chain["ingest_extracts"], later]}), since, timeout=5, quiet=0
+    )
+    assert result.ok and [r["dag_run_id"] for r in result.runs["ingest_extracts"]] == ["ingest_extracts-1"]
+    # a poll due before the scores were published is still running: it is waited for (here until the timeout)
+    during = run("ingest_extracts", 2, "running", "2026-12-07T10:03:30Z")
+    result = af.follow(_Runs({**chain, "ingest_extracts": [*chain["ingest_extracts"], during]}), since, 1, 1, 0)
+    assert not result.ok and result.failed_tasks == {"ingest_extracts-2": ["(not finished)"]}

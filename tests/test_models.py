@@ -114,6 +114,16 @@ def test_importance_encodes_once_and_equals_permuting_the_input_for_both_models(
         )
         assert fast.to_dict() == pytest.approx(dict(zip(X.columns, slow.importances_mean, strict=True)), abs=1e-12)
         assert fast["x1"] > fast["x2"] > fast["noise"], kind
+    # a logistic model on numbers alone, or on categories alone: the empty part of its encoding is never fitted
+    for only in (Columns(["x1", "x2", "noise"], []), Columns([], ["plan"])):
+        Xo = prepare(df, only)
+        model = make_estimator("logistic", only, settings).fit(Xo, y)
+        assert encoded_blocks(model, list(Xo.columns)) is not None
+        fast = importance(model, Xo, y, settings).set_index("feature")["importance"]
+        slow = permutation_importance(
+            model, Xo.iloc[rows], y[rows], scoring="roc_auc", n_repeats=3, random_state=settings.seed, n_jobs=1
+        )
+        assert fast.to_dict() == pytest.approx(dict(zip(Xo.columns, slow.importances_mean, strict=True)), abs=1e-12)
     # an encoding it cannot trace (a function of several columns) is permuted through sklearn
     from sklearn.pipeline import make_pipeline
 

@@ -397,7 +397,7 @@ def _permute_encoded(estimator, encoded, y: np.ndarray, blocks: list[np.ndarray]
     from sklearn.utils import check_random_state
 
     scorer = check_scoring(estimator, scoring="roc_auc")
-    work = np.array(encoded, copy=True)
+    work = np.array(encoded, copy=True)  # dense: encoded_blocks refuses a pipeline whose encoding is sparse
     baseline = scorer(estimator, work, y)
     block_seed = check_random_state(seed).randint(np.iinfo(np.int32).max + 1)
     scores = np.empty((len(blocks), n_repeats))
@@ -410,7 +410,7 @@ def _permute_encoded(estimator, encoded, y: np.ndarray, blocks: list[np.ndarray]
         order = np.arange(len(work))
         for r in range(n_repeats):
             random_state.shuffle(order)
-            work[:, block] = work[order][:, block]
+            work[:, block] = work[np.ix_(order, block)]
             scores[i, r] = scorer(estimator, work, y)
         work[:, block] = kept
     drops = baseline - scores
@@ -429,11 +429,17 @@ def encoded_blocks(model, columns: list[str]) -> list[np.ndarray] | None:
     if list(getattr(model, "feature_names_in_", [])) != columns:
         return None
     encode = model[0]
+    if getattr(encode, "sparse_output_", False):
+        return None
     found: dict[str, list[int]] = {c: [] for c in columns}
     for name, t, cols in encode.transformers_:
         if isinstance(t, str) and t == "drop":
             continue
-        cols = list(cols)
+        cols = list(cols) if not isinstance(cols, slice) else None
+        if cols is None or any(not isinstance(c, str) for c in cols):
+            return None  # columns given by position or slice: not traced
+        if not cols:  # a part with no columns is never fitted and makes no output
+            continue
         owners = _owners(t, len(cols))
         out = encode.output_indices_[name]
         if owners is None or any(c not in found for c in cols) or len(owners) != out.stop - out.start:
@@ -460,6 +466,8 @@ def _owners(t, n_in: int) -> list[int] | None:
         ):
             continue  # one column out per column in, in order
         if isinstance(step, SimpleImputer):
+            if step.strategy not in ("mean", "median"):
+                return None
             stats = np.asarray(step.statistics_, dtype=float)
             kept = owners if step.keep_empty_features else [o for o, v in zip(owners, stats, strict=True) if v == v]
             owners = kept + ([owners[i] for i in step.indicator_.features_] if step.add_indicator else [])
