@@ -465,13 +465,14 @@ def _since(run: dict, since: datetime) -> bool:
     return any((_when(run.get(k)) or datetime.min.replace(tzinfo=UTC)) >= since for k in ("run_after", "end_date"))
 
 
-def _next_cycle(poll: dict, finals: list[dict], until_scores: int) -> bool:
-    """A poll due after the chain's last run has succeeded (the `until_scores`-th success of `last`)."""
+def _next_cycle(poll: dict, finals: list[dict], until_scores: int, entered: datetime) -> bool:
+    """A poll due after the chain's last run has succeeded (the `until_scores`-th success of `last`) and after
+    the caller began following (a score of an earlier cycle that ends meanwhile must not hide its own poll)."""
     ends = sorted(e for r in finals if r["state"] == "success" and (e := _when(r.get("end_date"))) is not None)
     if len(ends) < until_scores:
         return False
     due = _when(poll.get("run_after")) or _when(poll.get("start_date"))
-    return due is not None and due > ends[until_scores - 1]
+    return due is not None and due > max(ends[until_scores - 1], entered)
 
 
 def _when(text: str | None) -> datetime | None:
@@ -493,13 +494,15 @@ def follow(
 ) -> PipelineResult:
     """Wait until `until_scores` runs of `last` (score_customers) started after `since` have succeeded, or any
     run of the pipeline has failed, and nothing more has been queued for `quiet` seconds. Polls of the landing
-    folder due after the chain's last success belong to the next cycle: not waited for (a frequent poll, every
-    20 s say, would otherwise never leave `quiet` seconds free)."""
+    folder due after the chain's last success, and after this call began (the caller's own poll is always
+    kept), belong to the next cycle: not waited for (a frequent poll, every 20 s say, would otherwise never
+    leave `quiet` seconds free). A build that such a poll starts within the quiet seconds is still waited for."""
     deadline = time.monotonic() + timeout
+    entered = datetime.now(UTC)
     settled_at = None
     while True:
         runs = {d: [r for r in api.runs(d) if _since(r, since)] for d in PIPELINE}
-        runs[PIPELINE[0]] = [r for r in runs[PIPELINE[0]] if not _next_cycle(r, runs[last], until_scores)]
+        runs[PIPELINE[0]] = [r for r in runs[PIPELINE[0]] if not _next_cycle(r, runs[last], until_scores, entered)]
         states = [r["state"] for rs in runs.values() for r in rs]
         failed = [r for rs in runs.values() for r in rs if r["state"] == "failed"]
         done = sum(r["state"] == "success" for r in runs[last]) >= until_scores

@@ -143,32 +143,41 @@ class _Runs:
 
 def test_following_the_chain_does_not_wait_for_the_polls_of_the_next_cycle():
     """With a poll every 20 s, a poll is almost always running: `follow` waits for the ones due before the chain's
-    last success (they may start another build), not for those due after it, which belong to the next cycle."""
-    from datetime import UTC, datetime
+    last success (they may start another build) or before it was called (the caller's own), not for those due
+    after both, which belong to the next cycle."""
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+
+    def at(minutes: float) -> str:
+        return (now + timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z")
 
     def run(dag_id, n, state, due, end=None):
         return {
             "dag_run_id": f"{dag_id}-{n}",
             "run_type": "scheduled" if dag_id == "ingest_extracts" else "asset_triggered",
             "state": state,
-            "run_after": due,
-            "start_date": due,
-            "end_date": end,
+            "run_after": at(due),
+            "start_date": at(due),
+            "end_date": None if end is None else at(end),
         }
 
     chain = {
-        "ingest_extracts": [run("ingest_extracts", 1, "success", "2026-12-07T10:00:00Z", "2026-12-07T10:01:00Z")],
-        "build_warehouse": [run("build_warehouse", 1, "success", "2026-12-07T10:01:00Z", "2026-12-07T10:02:00Z")],
-        "train_models": [run("train_models", 1, "success", "2026-12-07T10:02:00Z", "2026-12-07T10:03:00Z")],
-        "score_customers": [run("score_customers", 1, "success", "2026-12-07T10:03:00Z", "2026-12-07T10:04:00Z")],
+        "ingest_extracts": [run("ingest_extracts", 1, "success", -10, -9)],
+        "build_warehouse": [run("build_warehouse", 1, "success", -9, -8)],
+        "train_models": [run("train_models", 1, "success", -8, -7)],
+        "score_customers": [run("score_customers", 1, "success", -7, -6)],
     }
-    since = datetime(2026, 12, 7, 9, 59, tzinfo=UTC)
-    later = run("ingest_extracts", 2, "running", "2026-12-07T10:04:10Z")
-    result = af.follow(
-        _Runs({**chain, "ingest_extracts": [*chain["ingest_extracts"], later]}), since, timeout=5, quiet=0
-    )
+    since = now - timedelta(minutes=11)
+    first = chain["ingest_extracts"]
+    later = run("ingest_extracts", 2, "running", 0.5)  # due after the scores and after follow was called
+    result = af.follow(_Runs({**chain, "ingest_extracts": [*first, later]}), since, timeout=5, quiet=0)
     assert result.ok and [r["dag_run_id"] for r in result.runs["ingest_extracts"]] == ["ingest_extracts-1"]
     # a poll due before the scores were published is still running: it is waited for (here until the timeout)
-    during = run("ingest_extracts", 2, "running", "2026-12-07T10:03:30Z")
-    result = af.follow(_Runs({**chain, "ingest_extracts": [*chain["ingest_extracts"], during]}), since, 1, 1, 0)
+    during = run("ingest_extracts", 2, "running", -6.5)
+    result = af.follow(_Runs({**chain, "ingest_extracts": [*first, during]}), since, 1, 1, 0)
+    assert not result.ok and result.failed_tasks == {"ingest_extracts-2": ["(not finished)"]}
+    # the caller's own poll, due after an earlier cycle's scores but before follow was called: waited for too
+    own = run("ingest_extracts", 2, "running", -0.1)
+    result = af.follow(_Runs({**chain, "ingest_extracts": [*first, own]}), since, 1, 1, 0)
     assert not result.ok and result.failed_tasks == {"ingest_extracts-2": ["(not finished)"]}

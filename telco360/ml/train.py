@@ -435,7 +435,7 @@ def encoded_blocks(model, columns: list[str]) -> list[np.ndarray] | None:
     for name, t, cols in encode.transformers_:
         if isinstance(t, str) and t == "drop":
             continue
-        cols = list(cols) if not isinstance(cols, slice) else None
+        cols = None if isinstance(cols, slice | str) else list(cols)
         if cols is None or any(not isinstance(c, str) for c in cols):
             return None  # columns given by position or slice: not traced
         if not cols:  # a part with no columns is never fitted and makes no output
