@@ -17,6 +17,7 @@ import json
 import os
 import secrets
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -445,8 +446,16 @@ def scheduler_will_ingest(dag: dict, runs: list[dict], now: datetime, landed_at:
 
 
 def last_landed(landing: Path) -> datetime | None:
-    """When the landing folder's files last changed (UTC), or None when it holds none."""
-    times = [p.stat().st_mtime for p in landing.rglob("*") if p.is_file()] if landing.is_dir() else []
+    """When the landing folder's files last changed (UTC), or None when it holds none. A file removed while the
+    folder is read (a transfer renaming its temporary file), or a link to nothing, is passed over."""
+    times = []
+    for p in landing.rglob("*") if landing.is_dir() else []:
+        try:
+            st = p.stat()
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode):
+            times.append(st.st_mtime)
     return datetime.fromtimestamp(max(times), UTC) if times else None
 
 

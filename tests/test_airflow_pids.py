@@ -126,6 +126,28 @@ def test_last_landed_is_the_newest_file_in_the_landing_folder(tmp_path):
         (tmp_path / name).write_text("x")
         os.utime(tmp_path / name, (when, when))
     assert af.last_landed(tmp_path) == datetime.fromtimestamp(1_780_000_600, UTC)
+    # a link to nothing, and a file removed while the folder is read, are passed over (no traceback)
+    (tmp_path / "crm" / "2026-01" / "dangling").symlink_to(tmp_path / "nowhere")
+    gone = tmp_path / "crm" / "2026-01" / "part-00000.txt"
+    os.utime(tmp_path / "crm" / "2026-01" / "manifest.json", (1_700_000_000, 1_700_000_000))
+    os.utime(gone, (1_790_000_000, 1_790_000_000))
+    real_stat, looks = type(gone).stat, []
+
+    def vanishing_stat(self, *args, **kwargs):  # the file is there at the first look, gone at any later one
+        if self == gone:
+            looks.append(self)
+            if len(looks) > vanishes_after:
+                raise FileNotFoundError(self)
+        return real_stat(self, *args, **kwargs)
+
+    from unittest import mock
+
+    with mock.patch.object(type(gone), "stat", vanishing_stat):
+        vanishes_after = 1  # removed right after it was listed and looked at once
+        assert af.last_landed(tmp_path) == datetime.fromtimestamp(1_790_000_000, UTC)
+        looks.clear()
+        vanishes_after = 0  # removed before it was looked at
+        assert af.last_landed(tmp_path) == datetime.fromtimestamp(1_700_000_000, UTC)
 
 
 class _Runs:
