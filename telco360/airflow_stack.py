@@ -249,10 +249,36 @@ def up(st: Stack, timeout: float = 240) -> str | None:
                 + "".join(f"\n  {line}" for line in _tail(st.log_file(dead[0])))
             )
         if healthy(health(st), since=started):
-            return created
+            break
         time.sleep(2)
-    _stop_started(st, procs)
-    raise AirflowStackError(f"Airflow was not healthy after {timeout:.0f} s: {health(st)} (logs: {st.log_dir})")
+    else:
+        _stop_started(st, procs)
+        raise AirflowStackError(f"Airflow was not healthy after {timeout:.0f} s: {health(st)} (logs: {st.log_dir})")
+    # healthy is not ready: the dag-processor parses the DAG files one by one after it starts, and a DAG not yet
+    # parsed is a 404 to whoever asks for it right away (`make run`'s next command)
+    api = Api(st)
+    while (missing := dags_missing(api, since=started)) and time.monotonic() < deadline:
+        time.sleep(1)
+    if missing:
+        raise AirflowStackError(
+            f"Airflow is up but has not loaded {', '.join(sorted(missing))} after {timeout:.0f} s: "
+            f"see {st.log_file('dag-processor')}"
+        )
+    return created
+
+
+def dags_missing(api: Api, since: datetime | None = None) -> set[str]:
+    """The project's DAGs Airflow does not list yet. A DAG file that failed to import (since `since`) is an
+    error naming the file and the exception's last line, not a wait."""
+    listed = {d["dag_id"] for d in api.get("/api/v2/dags?limit=100")["dags"]}
+    missing = set(DAGS) - listed
+    if missing:
+        for err in api.get("/api/v2/importErrors?limit=100")["import_errors"]:
+            when = _when(err.get("timestamp"))
+            if since is None or (when is not None and when >= since):
+                last = (err.get("stack_trace") or "").strip().splitlines()[-1:] or ["(no trace)"]
+                raise AirflowStackError(f"DAG file {err.get('filename')} does not import: {last[0]}")
+    return missing
 
 
 def _stop_started(st: Stack, procs: dict[str, subprocess.Popen]) -> None:
@@ -395,6 +421,7 @@ class Api:
 
 
 PIPELINE = ("ingest_extracts", "build_warehouse", "train_models", "score_customers")
+DAGS = (*PIPELINE, "rebuild_months")  # every DAG in dags/: `up` waits until Airflow lists them all
 TERMINAL = {"success", "failed"}
 
 

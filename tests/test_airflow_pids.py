@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -91,8 +92,6 @@ def test_the_pipeline_follows_the_schedulers_own_poll_instead_of_adding_an_empty
     """`make run` starts Airflow and then drives the chain: on a first start the scheduler runs the hourly poll
     by itself, and a trigger on top of it used to add a second poll that found nothing. It triggers only when
     the scheduler would not run the poll now."""
-    from datetime import UTC, datetime
-
     now = datetime(2026, 12, 7, 10, 30, tzinfo=UTC)
     due = {"is_paused": False, "next_dagrun_run_after": "2026-12-07T10:00:00Z"}
     later = {"is_paused": False, "next_dagrun_run_after": "2026-12-07T11:00:00Z"}
@@ -116,9 +115,6 @@ def test_the_pipeline_follows_the_schedulers_own_poll_instead_of_adding_an_empty
 
 
 def test_last_landed_is_the_newest_file_in_the_landing_folder(tmp_path):
-    import os
-    from datetime import UTC, datetime
-
     assert af.last_landed(tmp_path / "missing") is None
     assert af.last_landed(tmp_path) is None
     (tmp_path / "crm" / "2026-01").mkdir(parents=True)
@@ -203,3 +199,34 @@ def test_following_the_chain_does_not_wait_for_the_polls_of_the_next_cycle():
     own = run("ingest_extracts", 2, "running", -0.1)
     result = af.follow(_Runs({**chain, "ingest_extracts": [*first, own]}), since, 1, 1, 0)
     assert not result.ok and result.failed_tasks == {"ingest_extracts-2": ["(not finished)"]}
+
+
+class _Dags:
+    """Airflow's REST API as `up` reads it while the dag-processor works: the DAGs listed, the import errors."""
+
+    def __init__(self, listed, errors=()):
+        self.listed, self.errors = listed, list(errors)
+
+    def get(self, path: str) -> dict:
+        if path.startswith("/api/v2/dags?"):
+            return {"dags": [{"dag_id": d} for d in self.listed]}
+        assert path.startswith("/api/v2/importErrors?"), path
+        return {"import_errors": self.errors}
+
+
+def test_up_waits_for_every_dag_and_names_a_dag_file_that_does_not_import():
+    since = datetime(2026, 12, 8, 1, 0, tzinfo=UTC)
+    assert af.dags_missing(_Dags(af.DAGS)) == set()
+    assert af.dags_missing(_Dags(af.PIPELINE[:2])) == set(af.DAGS) - set(af.PIPELINE[:2])
+    broken = {
+        "filename": "/x/dags/train_models.py",
+        "timestamp": "2026-12-08T01:00:05Z",
+        "stack_trace": "Traceback (most recent call last):\n  File \"x\"\nModuleNotFoundError: No module named 'y'\n",
+    }
+    with pytest.raises(af.AirflowStackError, match=r"train_models.py does not import: ModuleNotFoundError: No mod"):
+        af.dags_missing(_Dags(af.PIPELINE[:2], [broken]), since=since)
+    # an error recorded before this start (the file may be mended since) is not taken for the answer
+    old = {**broken, "timestamp": "2026-12-08T00:59:00Z"}
+    assert af.dags_missing(_Dags(af.PIPELINE[:2], [old]), since=since) == set(af.DAGS) - set(af.PIPELINE[:2])
+    # every DAG listed: import errors (another file's, say) are not this wait's business
+    assert af.dags_missing(_Dags(af.DAGS, [broken]), since=since) == set()
