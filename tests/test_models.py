@@ -83,6 +83,27 @@ def test_time_split_of_the_labelled_rows_without_copying_them_first():
 
 
 @pytest.mark.unit
+def test_importance_rows_are_a_case_control_sample_every_positive_up_to_half():
+    from telco360.ml.train import importance_rows
+
+    rng = np.random.default_rng(7)
+    for n, rate, sample in [(10_000, 0.03, 2000), (10_000, 0.003, 2000), (10_000, 0.4, 2000), (1500, 0.1, 2000)]:
+        y = (rng.random(n) < rate).astype(int)
+        rows = importance_rows(y, sample, seed=11)
+        assert len(rows) == min(n, sample) and len(np.unique(rows)) == len(rows)
+        assert np.all(np.diff(rows) > 0)  # sorted, no repeats
+        if n <= sample:
+            assert np.array_equal(rows, np.arange(n))
+            continue
+        # every positive while they are fewer than half the sample, else exactly half
+        assert y[rows].sum() == min(int(y.sum()), sample // 2)
+        assert np.array_equal(rows, importance_rows(y, sample, seed=11))  # reproducible from the seed
+        assert not np.array_equal(rows, importance_rows(y, sample, seed=12))
+    # at a 1% rate, 2,000 random rows of 20,000 would hold about 20 positives; this sample holds all of them
+    y = (rng.random(20_000) < 0.01).astype(int)
+    assert y[importance_rows(y, 2000, seed=1)].sum() == y.sum() > 150
+
+
 def test_importance_encodes_once_and_equals_permuting_the_input_for_both_models():
     """The encoded-space shortcut gives sklearn's figures on the whole pipeline (same seed), for gradient
     boosting (ordinal codes) and logistic (one-hot with an infrequent bucket, imputation with missing
@@ -90,7 +111,7 @@ def test_importance_encodes_once_and_equals_permuting_the_input_for_both_models(
     from sklearn.inspection import permutation_importance
     from sklearn.preprocessing import FunctionTransformer
 
-    from telco360.ml.train import Columns, encoded_blocks, importance, make_estimator, prepare
+    from telco360.ml.train import Columns, encoded_blocks, importance, importance_rows, make_estimator, prepare
 
     df = planted_table(n=3000, months=1)
     df.loc[df.index[::7], "x2"] = np.nan  # a missing indicator in logistic's encoding
@@ -98,7 +119,7 @@ def test_importance_encodes_once_and_equals_permuting_the_input_for_both_models(
     cols = Columns(["x1", "x2", "noise"], ["plan"])
     X, y = prepare(df, cols), df["churned"].to_numpy()
     settings = TrainSettings(importance_sample=2000)
-    rows = np.random.default_rng(settings.seed).choice(len(X), 2000, replace=False)
+    rows = importance_rows(y, 2000, settings.seed)  # what the rows are: test_importance_rows_...
     for kind in ("hist_gradient_boosting", "logistic"):
         model = make_estimator(kind, cols, settings).fit(X, y)
         blocks = encoded_blocks(model, list(X.columns))

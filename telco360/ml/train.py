@@ -358,7 +358,8 @@ def refit_on_train_and_valid(chosen: Candidate, data: Prepared, cols: Columns, s
 
 
 def importance(model, X: pd.DataFrame, y: np.ndarray, settings: TrainSettings) -> pd.DataFrame:
-    """Permutation importance (drop in ROC AUC) on a sample of the validation rows.
+    """Permutation importance (drop in ROC AUC) on a case-control sample of the validation rows
+    (`importance_rows`).
 
     Our pipelines encode row by row (ordinal or one-hot codes, median imputation with missing indicators,
     scaling), each encoded column made from one input column: permuting an input column's rows is permuting
@@ -368,11 +369,7 @@ def importance(model, X: pd.DataFrame, y: np.ndarray, settings: TrainSettings) -
     whose encoding is not traced this way is permuted through sklearn as it is."""
     from sklearn.inspection import permutation_importance
 
-    n = min(len(X), settings.importance_sample)
-    rng = np.random.default_rng(settings.seed)
-    rows = rng.choice(len(X), n, replace=False) if n < len(X) else np.arange(len(X))
-    if len(np.unique(y[rows])) < 2:
-        rows = np.arange(len(X))
+    rows = importance_rows(y, settings.importance_sample, settings.seed)
     data = X.iloc[rows]
     blocks = encoded_blocks(model, list(X.columns))
     if blocks is None:
@@ -387,6 +384,24 @@ def importance(model, X: pd.DataFrame, y: np.ndarray, settings: TrainSettings) -
         .sort_values("importance", ascending=False)
         .reset_index(drop=True)
     )
+
+
+def importance_rows(y: np.ndarray, sample: int, seed: int) -> np.ndarray:
+    """The rows permutation importance scores on: a case-control sample of at most `sample` rows, every
+    positive up to half of it, negatives for the rest, each side drawn without replacement (seeded).
+
+    ROC AUC does not depend on the classes' shares, so the drop in AUC is estimated on the same scale, and far
+    more precisely at a rare label than from rows drawn at random: the error of an AUC goes with 1/positives +
+    1/negatives, and a random 5,000 rows at a 0.3% order rate hold 15 positives. All rows when they are
+    fewer than `sample`; sorted, so the sample keeps the rows' order."""
+    y = np.asarray(y)
+    if len(y) <= sample:
+        return np.arange(len(y))
+    rng = np.random.default_rng(seed)
+    pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y != 1)
+    n_pos = min(len(pos), sample // 2)
+    n_neg = min(len(neg), sample - n_pos)
+    return np.sort(np.concatenate([rng.choice(pos, n_pos, replace=False), rng.choice(neg, n_neg, replace=False)]))
 
 
 def _permute_encoded(estimator, encoded, y: np.ndarray, blocks: list[np.ndarray], seed: int, n_repeats: int = 3):
