@@ -195,14 +195,17 @@ def train_classifier(
                 mlflow.log_metrics({f"valid_{k}": v for k, v in cand.valid.items()})
                 mlflow.log_metrics({f"test_{k}": v for k, v in cand.test.items()})
                 mlflow.log_metric("fit_seconds", cand.seconds)
-                _log_figures(mlflow, plots.evaluation_figures(y_te, cand.p_test, cand.kind, p_oracle), "plots")
         mlflow.log_metrics({f"valid_{k}": v for k, v in chosen.valid.items()})
         mlflow.log_metrics({f"test_{k}": v for k, v in chosen.test.items()})
         if oracle_metrics:
             mlflow.log_metrics({f"oracle_{k}": v for k, v in oracle_metrics.items() if k != "rows"})
             mlflow.log_metric("oracle_auc_gap", oracle_metrics["roc_auc"] - chosen.test["roc_auc"])
             mlflow.log_metric("oracle_lift_ratio", chosen.test["top_decile_lift"] / oracle_metrics["top_decile_lift"])
-        _log_figures(mlflow, plots.evaluation_figures(y_te, chosen.p_test, f"{name} test", p_oracle), "plots")
+        # one set of charts: the served model (refitted) beside each candidate as fitted on the training months
+        others = {f"{c.kind} (train fit)": c.p_test for c in cands}
+        served = f"{chosen.kind} (served)"
+        figs = plots.evaluation_figures(y_te, chosen.p_test, f"{name} test", p_oracle, others, served)
+        _log_figures(mlflow, figs, "plots")
         imp = importance(chosen.model, data.X_valid, y_va, settings)
         mlflow.log_table(imp, "feature_importance.json")
         _log_figures(mlflow, {"feature_importance.png": plots.importance_figure(imp, name)}, "plots")
