@@ -457,9 +457,12 @@ class PipelineResult:
     runs: dict[str, list[dict]]
     failed_tasks: dict[str, list[str]]
     last: str = PIPELINE[-1]
+    nothing_new: bool = False  # the polls found no delivery to load: nothing downstream had anything to do
 
     @property
     def ok(self) -> bool:
+        if self.nothing_new:
+            return not self.failed_tasks
         return not self.failed_tasks and any(r["state"] == "success" for r in self.runs.get(self.last, []))
 
     def lines(self) -> list[str]:
@@ -475,6 +478,8 @@ class PipelineResult:
                         else ""
                     )
                 )
+        if self.nothing_new:
+            out.append("  nothing new landed: every delivery in the landing folder is loaded already, so no build ran")
         return out
 
 
@@ -567,7 +572,15 @@ def follow(
         states = [r["state"] for rs in runs.values() for r in rs]
         failed = [r for rs in runs.values() for r in rs if r["state"] == "failed"]
         done = sum(r["state"] == "success" for r in runs[last]) >= until_scores
-        if (done or failed) and all(s in TERMINAL for s in states):
+        # every poll since `since` ended finding nothing to load, and nothing downstream started: no chain comes
+        idle = (
+            not failed
+            and not any(runs[d] for d in PIPELINE[1:])
+            and bool(runs[PIPELINE[0]])
+            and all(r["state"] == "success" for r in runs[PIPELINE[0]])
+            and all(_found_nothing(api, r) for r in runs[PIPELINE[0]])
+        )
+        if (done or failed or idle) and all(s in TERMINAL for s in states):
             settled_at = settled_at or time.monotonic()
             if time.monotonic() - settled_at >= quiet:
                 break
@@ -586,4 +599,14 @@ def follow(
         for r in rs
         if r["state"] != "success"
     }
-    return PipelineResult(runs, {k: v or ["(not finished)"] for k, v in failed_tasks.items()}, last)
+    nothing_new = idle and not any(runs[d] for d in PIPELINE[1:])
+    return PipelineResult(runs, {k: v or ["(not finished)"] for k, v in failed_tasks.items()}, last, nothing_new)
+
+
+def _found_nothing(api: Api, poll: dict) -> bool:
+    """A poll of the landing folder that loaded nothing: `pending` found no delivery to load and skipped every
+    other task (a poll that loaded some sources but not all starts no build either, and is not this)."""
+    tasks = api.task_instances(PIPELINE[0], poll["dag_run_id"])
+    return any(t["task_id"] == "pending" for t in tasks) and all(
+        t["state"] == "skipped" for t in tasks if t["task_id"] != "pending"
+    )

@@ -147,16 +147,17 @@ def test_last_landed_is_the_newest_file_in_the_landing_folder(tmp_path):
 
 
 class _Runs:
-    """The scheduler's runs as its REST API lists them (dag_id -> runs); no task failed."""
+    """The scheduler's runs as its REST API lists them (dag_id -> runs); no task failed. `tasks`: a run's task
+    instances by run id (else one running `pending`)."""
 
-    def __init__(self, runs: dict[str, list[dict]]):
-        self._runs = runs
+    def __init__(self, runs: dict[str, list[dict]], tasks: dict[str, list[dict]] | None = None):
+        self._runs, self._tasks = runs, tasks or {}
 
     def runs(self, dag_id: str) -> list[dict]:
         return self._runs.get(dag_id, [])
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
-        return [{"task_id": "pending", "state": "running"}]
+        return self._tasks.get(run_id, [{"task_id": "pending", "state": "running"}])
 
 
 def test_following_the_chain_does_not_wait_for_the_polls_of_the_next_cycle():
@@ -199,6 +200,32 @@ def test_following_the_chain_does_not_wait_for_the_polls_of_the_next_cycle():
     own = run("ingest_extracts", 2, "running", -0.1)
     result = af.follow(_Runs({**chain, "ingest_extracts": [*first, own]}), since, 1, 1, 0)
     assert not result.ok and result.failed_tasks == {"ingest_extracts-2": ["(not finished)"]}
+
+
+def test_following_ends_when_the_poll_found_nothing_new_instead_of_waiting_for_a_build():
+    """`make run` a second time on the same home lands the same deliveries again: the poll loads nothing, no
+    build starts, and following the chain used to wait for one until its timeout (30 min)."""
+    now = datetime.now(UTC)
+    stamp = now.isoformat().replace("+00:00", "Z")
+    poll = {"dag_run_id": "p1", "run_type": "manual", "state": "success", "run_after": stamp, "end_date": stamp}
+    skipped = (
+        [{"task_id": "pending", "state": "success"}]
+        + [
+            {"task_id": f"{s}.{t}", "state": "skipped"}
+            for s in ("crm_customer", "usage_daily")
+            for t in ("load", "announce")
+        ]
+        + [{"task_id": "report", "state": "skipped"}, {"task_id": "audit_raw", "state": "skipped"}]
+    )
+    t0 = time.monotonic()
+    result = af.follow(_Runs({"ingest_extracts": [poll]}, {"p1": skipped}), now, timeout=60, quiet=0)
+    assert time.monotonic() - t0 < 10  # not the timeout
+    assert result.ok and result.nothing_new
+    assert result.lines()[-1].strip().startswith("nothing new landed")
+    # a poll that loaded some sources (its build waits for the rest) is not "nothing new": it is waited for
+    loaded = [dict(t, state="success") if t["task_id"].startswith("crm_customer") else t for t in skipped]
+    result = af.follow(_Runs({"ingest_extracts": [poll]}, {"p1": loaded}), now, timeout=4, quiet=0)
+    assert not result.nothing_new and not result.ok
 
 
 class _Dags:
