@@ -126,6 +126,10 @@ def airflow_env(st: Stack, base: dict[str, str] | None = None) -> dict[str, str]
             # a scheduler that died (killed, OOM) is taken over quickly: its queued tasks are reset within 30 s
             # and the tasks it ran that stopped heartbeating are failed (and retried) within 90 s
             "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "30",
+            # a task's supervisor (which holds an executor slot) waits for its task process in a select() that
+            # times out after this many seconds, and in about 4 tasks of 10 it noticed the process had ended
+            # only then: 5 s (the default) of an idle slot after a 0.4 s sensor task; also the heartbeat period
+            "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "90",
             # every task is a process forked from one of the executor's workers, and parses its DAG file: the
             # workers come from a forkserver that has imported what the DAG files import (Cosmos, the project),
