@@ -559,7 +559,7 @@ def follow(
     since: datetime,
     until_scores: int = 1,
     timeout: float = 1800,
-    quiet: float = 15,
+    quiet: float = 5,
     last: str = PIPELINE[-1],
 ) -> PipelineResult:
     """Wait until `until_scores` runs of `last` (score_customers) started after `since` have succeeded, or any

@@ -122,10 +122,11 @@ def test_new_months_flow_through_the_real_scheduler_with_no_manual_step(tmp_path
         assert publications == 1
         assert len(loads) == landed_first and all(n == 1 for *_, n in loads)
 
-        # a new month lands: nobody touches Airflow
-        settle_ingest(api, paused=False)
+        # a new month lands (while the poll is paused for the checks above: landed during a poll, a month's
+        # deliveries were split over two polls, 30 s more), then the poll resumes: nobody triggers anything
         second_start = datetime.now(UTC)
         landed_second = land(delivered, home / "landing", MONTHS[3:])
+        settle_ingest(api, paused=False)
         # drill: the scheduler is killed while the warehouse builds, then restarted
         deadline = time.monotonic() + 900
         while not any(
