@@ -77,8 +77,9 @@ def stack(home: Path | None = None, port: int | None = None) -> Stack:
     return Stack(home=Path(home) if home is not None else paths().home, port=port)
 
 
-# what a task process would otherwise import while it parses its DAG file (build_warehouse's parse: 1.0 s with
-# a cold import, 0.1 s with these loaded; measured with `python -X importtime`)
+# what a task process would otherwise import while it parses its DAG file. build_warehouse.py parsed in a bare
+# Python: 1.0 s cold, 0.1 s with these loaded; in a real task (its `dag_file_parse_ms`), ~260 ms -> ~150 ms.
+# Loaded once per scheduler start: after editing these modules, restart Airflow (make airflow-down airflow).
 TASK_PRELOAD = (
     "airflow.sdk",
     "airflow.sdk.execution_time.task_runner",
@@ -285,15 +286,22 @@ def up(st: Stack, timeout: float = 240) -> str | None:
         raise AirflowStackError(f"Airflow was not healthy after {timeout:.0f} s: {health(st)} (logs: {st.log_dir})")
     # healthy is not ready: the dag-processor parses the DAG files one by one after it starts, and a DAG not yet
     # parsed is a 404 to whoever asks for it right away (`make run`'s next command)
-    api = Api(st)
-    while (missing := dags_missing(api, since=started)) and time.monotonic() < deadline:
-        time.sleep(1)
-    if missing:
-        raise AirflowStackError(
-            f"Airflow is up but has not loaded {', '.join(sorted(missing))} after {timeout:.0f} s: "
-            f"see {st.log_file('dag-processor')}"
-        )
-    return created
+    api, missing = Api(st), set(DAGS)
+    try:
+        while time.monotonic() < deadline:
+            with contextlib.suppress(urllib.error.URLError, OSError):  # the API server still settling: ask again
+                missing = dags_missing(api, since=started)
+            if not missing:
+                return created
+            time.sleep(1)
+    except AirflowStackError:
+        _stop_started(st, procs)
+        raise
+    _stop_started(st, procs)
+    raise AirflowStackError(
+        f"Airflow is up but has not loaded {', '.join(sorted(missing))} after {timeout:.0f} s: "
+        f"see {st.log_file('dag-processor')}"
+    )
 
 
 def dags_missing(api: Api, since: datetime | None = None) -> set[str]:
@@ -561,15 +569,21 @@ def follow(
     timeout: float = 1800,
     quiet: float = 5,
     last: str = PIPELINE[-1],
+    landed_at: datetime | None = None,
 ) -> PipelineResult:
     """Wait until `until_scores` runs of `last` (score_customers) started after `since` have succeeded, or any
     run of the pipeline has failed, and nothing more has been queued for `quiet` seconds. Polls of the landing
     folder due after the chain's last success, and after this call began (the caller's own poll is always
     kept), belong to the next cycle: not waited for (a frequent poll, every 20 s say, would otherwise never
-    leave `quiet` seconds free). A build that such a poll starts within the quiet seconds is still waited for."""
+    leave `quiet` seconds free). A build that such a poll starts within the quiet seconds is still waited for.
+
+    Waiting for one chain (`until_scores` 1), it also ends when every poll since `since` has loaded nothing and
+    nothing downstream has started (`nothing_new`: the deliveries were loaded before, as on a second `make run`);
+    with `landed_at` (when the landing folder last changed), only once a poll that started after that moment
+    has found nothing (a poll that listed the folder before the files arrived proves nothing)."""
     deadline = time.monotonic() + timeout
     entered = datetime.now(UTC)
-    settled_at = None
+    settled_at, quietly = None, False
     while True:
         runs = {d: [r for r in api.runs(d) if _since(r, since)] for d in PIPELINE}
         runs[PIPELINE[0]] = [r for r in runs[PIPELINE[0]] if not _next_cycle(r, runs[last], until_scores, entered)]
@@ -577,16 +591,20 @@ def follow(
         failed = [r for rs in runs.values() for r in rs if r["state"] == "failed"]
         done = sum(r["state"] == "success" for r in runs[last]) >= until_scores
         # every poll since `since` ended finding nothing to load, and nothing downstream started: no chain comes
+        polls = runs[PIPELINE[0]]
         idle = (
-            not failed
+            until_scores == 1
+            and not failed
+            and (landed_at is None or any((_when(r.get("start_date")) or since) > landed_at for r in polls))
             and not any(runs[d] for d in PIPELINE[1:])
-            and bool(runs[PIPELINE[0]])
-            and all(r["state"] == "success" for r in runs[PIPELINE[0]])
-            and all(_found_nothing(api, r) for r in runs[PIPELINE[0]])
+            and bool(polls)
+            and all(r["state"] == "success" for r in polls)
+            and all(_found_nothing(api, r) for r in polls)
         )
         if (done or failed or idle) and all(s in TERMINAL for s in states):
             settled_at = settled_at or time.monotonic()
             if time.monotonic() - settled_at >= quiet:
+                quietly = True
                 break
         else:
             settled_at = None
@@ -603,7 +621,7 @@ def follow(
         for r in rs
         if r["state"] != "success"
     }
-    nothing_new = idle and not any(runs[d] for d in PIPELINE[1:])
+    nothing_new = idle and quietly
     return PipelineResult(runs, {k: v or ["(not finished)"] for k, v in failed_tasks.items()}, last, nothing_new)
 
 

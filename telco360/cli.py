@@ -394,15 +394,14 @@ def cmd_airflow(args) -> int:
         first = af.PIPELINE[0]
         from telco360.config import paths
 
-        why = af.scheduler_will_ingest(
-            api.get(f"/api/v2/dags/{first}"), api.runs(first), datetime.now(UTC), af.last_landed(paths().landing)
-        )
+        landed = af.last_landed(paths().landing)
+        why = af.scheduler_will_ingest(api.get(f"/api/v2/dags/{first}"), api.runs(first), datetime.now(UTC), landed)
         if why:
             print(f"{first}: the scheduler is about to run it ({why}); following the chain ({st.url}) ...")
         else:
             api.trigger(first)
             print(f"triggered {first}; following the chain through the scheduler ({st.url}) ...")
-        result = af.follow(api, since)
+        result = af.follow(api, since, landed_at=landed)
         print("\n".join(result.lines()))
         if not result.ok:
             for dag_id, runs in result.runs.items():

@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -222,6 +222,18 @@ def test_following_ends_when_the_poll_found_nothing_new_instead_of_waiting_for_a
     assert time.monotonic() - t0 < 10  # not the timeout
     assert result.ok and result.nothing_new
     assert result.lines()[-1].strip().startswith("nothing new landed")
+    # a poll that listed the landing folder before the files arrived proves nothing: with when the folder last
+    # changed, only a poll started after it ends the wait
+    started = {**poll, "start_date": stamp}
+    later = (now + timedelta(seconds=1)).isoformat().replace("+00:00", "Z")
+    result = af.follow(_Runs({"ingest_extracts": [started]}, {"p1": skipped}), now, timeout=4, quiet=0, landed_at=now)
+    assert not result.nothing_new and not result.ok
+    fresh = {**poll, "start_date": later}
+    result = af.follow(_Runs({"ingest_extracts": [fresh]}, {"p1": skipped}), now, timeout=60, quiet=0, landed_at=now)
+    assert result.ok and result.nothing_new
+    # waiting for two chains, one empty poll does not end the wait
+    result = af.follow(_Runs({"ingest_extracts": [poll]}, {"p1": skipped}), now, 2, timeout=4, quiet=0)
+    assert not result.nothing_new and not result.ok
     # a poll that loaded some sources (its build waits for the rest) is not "nothing new": it is waited for
     loaded = [dict(t, state="success") if t["task_id"].startswith("crm_customer") else t for t in skipped]
     result = af.follow(_Runs({"ingest_extracts": [poll]}, {"p1": loaded}), now, timeout=4, quiet=0)
@@ -257,3 +269,15 @@ def test_up_waits_for_every_dag_and_names_a_dag_file_that_does_not_import():
     assert af.dags_missing(_Dags(af.PIPELINE[:2], [old]), since=since) == set(af.DAGS) - set(af.PIPELINE[:2])
     # every DAG listed: import errors (another file's, say) are not this wait's business
     assert af.dags_missing(_Dags(af.DAGS, [broken]), since=since) == set()
+
+
+def test_every_module_the_task_workers_preload_imports():
+    """The forkserver imports these before it forks the executor's workers; one that fails to import would only
+    be skipped there (multiprocessing swallows ImportError), so a renamed module must fail here."""
+    import importlib
+
+    for name in af.TASK_PRELOAD:
+        importlib.import_module(name)
+    env = af.airflow_env(af.stack(Path("/nonexistent"), 1), base={})
+    assert env["AIRFLOW__SCHEDULER__MP_FORKSERVER_PRELOAD"].split(",") == list(af.TASK_PRELOAD)
+    assert env["AIRFLOW__SCHEDULER__MP_START_METHOD"] == "forkserver"

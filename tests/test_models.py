@@ -87,7 +87,8 @@ def test_importance_rows_are_a_case_control_sample_every_positive_up_to_half():
     from telco360.ml.train import importance_rows
 
     rng = np.random.default_rng(7)
-    for n, rate, sample in [(10_000, 0.03, 2000), (10_000, 0.003, 2000), (10_000, 0.4, 2000), (1500, 0.1, 2000)]:
+    cases = [(10_000, 0.03, 2000), (10_000, 0.003, 2000), (10_000, 0.4, 2000), (1500, 0.1, 2000), (2500, 0.9, 2000)]
+    for n, rate, sample in cases:
         y = (rng.random(n) < rate).astype(int)
         rows = importance_rows(y, sample, seed=11)
         assert len(rows) == min(n, sample) and len(np.unique(rows)) == len(rows)
@@ -95,8 +96,9 @@ def test_importance_rows_are_a_case_control_sample_every_positive_up_to_half():
         if n <= sample:
             assert np.array_equal(rows, np.arange(n))
             continue
-        # every positive while they are fewer than half the sample, else exactly half
-        assert y[rows].sum() == min(int(y.sum()), sample // 2)
+        # every positive while they are fewer than half the sample, else half (more when negatives run short)
+        assert y[rows].sum() == min(int(y.sum()), max(sample // 2, sample - int((y == 0).sum())))
+        assert (y[rows] == 0).sum() == min(int((y == 0).sum()), sample - y[rows].sum())
         assert np.array_equal(rows, importance_rows(y, sample, seed=11))  # reproducible from the seed
         assert not np.array_equal(rows, importance_rows(y, sample, seed=12))
     # at a 1% rate, 2,000 random rows of 20,000 would hold about 20 positives; this sample holds all of them
@@ -296,6 +298,8 @@ def test_candidate_runs_log_metrics_plots_and_model(mlflow_store):
     assert any("calibration" in f.lower() for f in everything - files)  # mlflow.models.evaluate's own plots
     children = c.search_runs([run.info.experiment_id], f"tags.mlflow.parentRunId = '{res.run_id}'")
     assert {r.data.params["model"] for r in children} == {"logistic", "hist_gradient_boosting"}
+    for child in children:  # their curves are drawn in the parent's charts, beside the served model
+        assert c.list_artifacts(child.info.run_id, "plots") == []
     model_files = {f.path for f in c.list_artifacts(res.run_id)}
     assert "feature_importance.json" in model_files
 
