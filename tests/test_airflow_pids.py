@@ -114,36 +114,41 @@ def test_the_pipeline_follows_the_schedulers_own_poll_instead_of_adding_an_empty
     assert af.scheduler_will_ingest(later, [after], now, None) is None
 
 
-def test_last_landed_is_the_newest_file_in_the_landing_folder(tmp_path):
+def test_last_landed_is_when_the_newest_delivery_arrived_not_its_senders_clock(tmp_path):
     assert af.last_landed(tmp_path / "missing") is None
     assert af.last_landed(tmp_path) is None
     (tmp_path / "crm" / "2026-01").mkdir(parents=True)
-    for name, when in (("crm/2026-01/part-00000.txt", 1_780_000_000), ("crm/2026-01/manifest.json", 1_780_000_600)):
+    assert af.last_landed(tmp_path) is None  # folders alone: nothing landed
+    before = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
+    # a transfer that keeps the sender's modification times (cp -p, rsync -t): a year old, or a day ahead
+    for name, when in (("crm/2026-01/part-00000.txt", time.time() - 365 * 86400), ("crm/2026-01/m.json", None)):
         (tmp_path / name).write_text("x")
-        os.utime(tmp_path / name, (when, when))
-    assert af.last_landed(tmp_path) == datetime.fromtimestamp(1_780_000_600, UTC)
+        if when:
+            os.utime(tmp_path / name, (when, when))
+    ahead = time.time() + 86400
+    os.utime(tmp_path / "crm/2026-01/m.json", (ahead, ahead))
+    landed = af.last_landed(tmp_path)
+    assert before <= landed <= datetime.now(UTC)  # when it arrived (change time), never in the future
     # a link to nothing, and a file removed while the folder is read, are passed over (no traceback)
     (tmp_path / "crm" / "2026-01" / "dangling").symlink_to(tmp_path / "nowhere")
     gone = tmp_path / "crm" / "2026-01" / "part-00000.txt"
-    os.utime(tmp_path / "crm" / "2026-01" / "manifest.json", (1_700_000_000, 1_700_000_000))
-    os.utime(gone, (1_790_000_000, 1_790_000_000))
-    real_stat, looks = type(gone).stat, []
+    real_stat, looks, vanishes_after = type(gone).stat, [], [1]
 
     def vanishing_stat(self, *args, **kwargs):  # the file is there at the first look, gone at any later one
         if self == gone:
             looks.append(self)
-            if len(looks) > vanishes_after:
+            if len(looks) > vanishes_after[0]:
                 raise FileNotFoundError(self)
         return real_stat(self, *args, **kwargs)
 
     from unittest import mock
 
     with mock.patch.object(type(gone), "stat", vanishing_stat):
-        vanishes_after = 1  # removed right after it was listed and looked at once
-        assert af.last_landed(tmp_path) == datetime.fromtimestamp(1_790_000_000, UTC)
-        looks.clear()
-        vanishes_after = 0  # removed before it was looked at
-        assert af.last_landed(tmp_path) == datetime.fromtimestamp(1_700_000_000, UTC)
+        for after in (1, 0):  # removed right after it was listed and looked at once; before any look
+            vanishes_after[0] = after
+            looks.clear()
+            assert before <= af.last_landed(tmp_path) <= datetime.now(UTC)
+        assert looks  # the vanishing file was looked at
 
 
 class _Runs:
