@@ -252,6 +252,7 @@ def test_no_training_on_a_month_that_did_not_pass_the_gate(ml_home, tmp_path):
 
 def test_models_report_shows_the_bars_and_the_lists(ml_home, capsys):
     from telco360.cli import main
+    from telco360.ml.registry import champion_version
 
     with telco360_home(ml_home):
         client(ml_home)
@@ -259,6 +260,18 @@ def test_models_report_shows_the_bars_and_the_lists(ml_home, capsys):
     out = capsys.readouterr().out
     churn = next(line for line in out.splitlines() if "telco360-churn" in line)
     assert "oracle AUC" in churn and ("meets the bar" in churn or "MISSES the bar" in churn)
+    # the size of the test month it was judged on, counted in the warehouse: its churners among its active rows
+    with telco360_home(ml_home):
+        run = client(ml_home).get_run(champion_version("telco360-churn").run_id)
+    (test_month,) = run.data.tags["data.test_months"].split(",")
+    c = con(ml_home)
+    rows, positives = c.execute(
+        "SELECT count(*), count(*) FILTER (WHERE churn_next) FROM marts.ml_features "
+        "WHERE is_active AND churn_next IS NOT NULL AND strftime(month, '%Y-%m') = ?",
+        [test_month],
+    ).fetchone()
+    c.close()
+    assert 0 < positives < rows and f"({positives:,} positives in {rows:,} rows)" in churn
     assert "target lists of" in out and "held out as control" in out and "make mlflow" in out
 
 

@@ -24,6 +24,8 @@ def champion_lines() -> list[str]:
         m = c.get_run(mv.run_id).data.metrics
         auc, lift = m.get("test_roc_auc"), m.get("test_top_decile_lift")
         line = f"  {name:30} v{mv.version:<3} test AUC {auc:.3f}, lift {lift:.2f}"
+        if "test_rows" in m and "test_positive_rate" in m:  # how much a test month this size can tell
+            line += f" ({round(m['test_rows'] * m['test_positive_rate']):,} positives in {m['test_rows']:,.0f} rows)"
         if "oracle_roc_auc" in m:
             gap, ratio = m["oracle_roc_auc"] - auc, lift / m["oracle_top_decile_lift"]
             ok = gap <= AUC_BAR and ratio >= LIFT_BAR
