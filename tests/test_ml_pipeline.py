@@ -264,6 +264,7 @@ def test_models_report_shows_the_bars_and_the_lists(ml_home, capsys):
     with telco360_home(ml_home):
         run = client(ml_home).get_run(champion_version("telco360-churn").run_id)
     (test_month,) = run.data.tags["data.test_months"].split(",")
+    assert run.data.tags["data.valid_months"] != test_month  # a whole month tested, not a half of one
     c = con(ml_home)
     rows, positives = c.execute(
         "SELECT count(*), count(*) FILTER (WHERE churn_next) FROM marts.ml_features "
