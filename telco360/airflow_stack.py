@@ -510,9 +510,7 @@ def scheduler_will_ingest(dag: dict, runs: list[dict], now: datetime, landed_at:
     deliveries landed, or when it is not known when they did, is not counted on."""
     if any(r["state"] == "queued" for r in runs):
         return "a queued run"
-    if landed_at is not None and any(
-        r["state"] == "running" and (_when(r.get("start_date")) or landed_at) > landed_at for r in runs
-    ):
+    if landed_at is not None and any(r["state"] == "running" and _started_after(r, landed_at) for r in runs):
         return "a running run that started after the deliveries landed"
     due = _when(dag.get("next_dagrun_run_after"))
     if not dag.get("is_paused") and due is not None and due <= now:
@@ -525,11 +523,12 @@ def last_landed(landing: Path) -> datetime | None:
     time (ctime) or modification time of its files and folders, never later than now. A transfer that keeps the
     sender's modification times (`cp -p`, `rsync -t`, a copy renamed into place) still sets the change time of
     what it wrote or renamed, and a clock ahead of ours does not put the landing in the future. A file removed
-    while the folder is read (a transfer renaming its temporary file), or a link to nothing, is passed over."""
+    while the folder is read (a transfer renaming its temporary file) is passed over, and so is a link: what it
+    points at, maybe outside the landing folder, is never looked at (the loader does not take links either)."""
     times, files = [], 0
     for p in landing.rglob("*") if landing.is_dir() else []:
         try:
-            st = p.stat()
+            st = os.lstat(p)
         except OSError:
             continue
         if stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode):
@@ -563,6 +562,12 @@ def _next_cycle(poll: dict, finals: list[dict], until_scores: int, entered: date
         return False
     due = _when(poll.get("run_after")) or _when(poll.get("start_date"))
     return due is not None and due > max(ends[until_scores - 1], entered)
+
+
+def _started_after(run: dict, moment: datetime) -> bool:
+    """The run started after `moment` (a run not started yet has not)."""
+    began = _when(run.get("start_date"))
+    return began is not None and began > moment
 
 
 def _when(text: str | None) -> datetime | None:
@@ -607,7 +612,7 @@ def follow(
         idle = (
             until_scores == 1
             and not failed
-            and (landed_at is None or any((_when(r.get("start_date")) or since) > landed_at for r in polls))
+            and (landed_at is None or any(_started_after(r, landed_at) for r in polls))
             and not any(runs[d] for d in PIPELINE[1:])
             and bool(polls)
             and all(r["state"] == "success" for r in polls)

@@ -129,26 +129,36 @@ def test_last_landed_is_when_the_newest_delivery_arrived_not_its_senders_clock(t
     os.utime(tmp_path / "crm/2026-01/m.json", (ahead, ahead))
     landed = af.last_landed(tmp_path)
     assert before <= landed <= datetime.now(UTC)  # when it arrived (change time), never in the future
-    # a link to nothing, and a file removed while the folder is read, are passed over (no traceback)
+    # a link is passed over, and what it points at is never looked at: a file outside the landing folder
+    # changed after the link was made does not move the landing time
+    os.utime(tmp_path / "crm/2026-01/m.json", (time.time() - 60, time.time() - 60))  # no longer capped at now
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.txt"
+    outside.write_text("not a delivery")
+    (tmp_path / "crm" / "2026-01" / "link").symlink_to(outside)
     (tmp_path / "crm" / "2026-01" / "dangling").symlink_to(tmp_path / "nowhere")
+    linked = af.last_landed(tmp_path)
+    time.sleep(0.05)
+    outside.write_text("changed later")
+    assert af.last_landed(tmp_path) == linked < datetime.fromtimestamp(outside.stat().st_ctime, UTC)
+    # a file removed while the folder is read is passed over (no traceback)
     gone = tmp_path / "crm" / "2026-01" / "part-00000.txt"
-    real_stat, looks, vanishes_after = type(gone).stat, [], [1]
+    real_lstat, looks, vanishes_after = os.lstat, [], [1]
 
-    def vanishing_stat(self, *args, **kwargs):  # the file is there at the first look, gone at any later one
-        if self == gone:
-            looks.append(self)
+    def vanishing_lstat(path, *args, **kwargs):  # the file is there at the first look, gone at any later one
+        if Path(path) == gone:
+            looks.append(path)
             if len(looks) > vanishes_after[0]:
-                raise FileNotFoundError(self)
-        return real_stat(self, *args, **kwargs)
+                raise FileNotFoundError(path)
+        return real_lstat(path, *args, **kwargs)
 
     from unittest import mock
 
-    with mock.patch.object(type(gone), "stat", vanishing_stat):
+    with mock.patch("os.lstat", vanishing_lstat):
         for after in (1, 0):  # removed right after it was listed and looked at once; before any look
             vanishes_after[0] = after
             looks.clear()
             assert before <= af.last_landed(tmp_path) <= datetime.now(UTC)
-        assert looks  # the vanishing file was looked at
+            assert looks  # the vanishing file was looked at
 
 
 class _Runs:
