@@ -96,9 +96,14 @@ def test_importance_rows_are_a_case_control_sample_every_positive_up_to_half():
         if n <= sample:
             assert np.array_equal(rows, np.arange(n))
             continue
-        # every positive while they are fewer than half the sample, else half (more when negatives run short)
-        assert y[rows].sum() == min(int(y.sum()), max(sample // 2, sample - int((y == 0).sum())))
-        assert (y[rows] == 0).sum() == min(int((y == 0).sum()), sample - y[rows].sum())
+        taken_pos, taken_neg = int(y[rows].sum()), int((y[rows] == 0).sum())
+        all_pos, all_neg = int(y.sum()), int((y == 0).sum())
+        if all_pos <= sample / 2:  # a rare label: every positive is in
+            assert taken_pos == all_pos
+        elif all_neg >= sample / 2:  # plenty of both: half and half
+            assert taken_pos == taken_neg == sample / 2
+        else:  # negatives run short: every negative, positives fill the rest
+            assert taken_neg == all_neg and taken_pos == sample - all_neg
         assert np.array_equal(rows, importance_rows(y, sample, seed=11))  # reproducible from the seed
         assert not np.array_equal(rows, importance_rows(y, sample, seed=12))
     # at a 1% rate, 2,000 random rows of 20,000 would hold about 20 positives; this sample holds all of them
